@@ -1,0 +1,55 @@
+package webhook
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Callers branch on them with [errors.Is]; the errors the
+// package returns wrap them with detail about the field or value at fault.
+var (
+	// ErrInvalidEvent reports an event that cannot be sent: an empty or
+	// malformed production ID, a missing output URL, an empty error text.
+	ErrInvalidEvent = errors.New("webhook: invalid event")
+
+	// ErrInvalidURL reports a webhook URL that the URL policy refuses: not
+	// absolute, not https (unless plain http is allowed), with user
+	// credentials, too long, or aimed at a refused address.
+	ErrInvalidURL = errors.New("webhook: invalid webhook url")
+
+	// ErrInvalidConfig reports a Config field with a value out of range.
+	ErrInvalidConfig = errors.New("webhook: invalid config")
+
+	// ErrNotFound reports that a Store holds no delivery with the given ID.
+	ErrNotFound = errors.New("webhook: delivery not found")
+
+	// ErrClaimLost reports that a claim token no longer holds its delivery:
+	// the lease expired and another dispatcher took the delivery over, or
+	// the delivery was already finished. The holder must drop its outcome.
+	ErrClaimLost = errors.New("webhook: claim lost")
+
+	// ErrStopped reports a call on a Dispatcher that has been stopped.
+	ErrStopped = errors.New("webhook: dispatcher stopped")
+)
+
+// DeliveryError describes why a delivery ended in [StatusFailed]: the
+// number of attempts made, why delivery stopped, and the last attempt's
+// error. [Delivery.Err] returns one for a failed delivery.
+type DeliveryError struct {
+	// DeliveryID is the delivery's ID, also sent as webhook-id.
+	DeliveryID string
+	// Attempts is the number of attempts made, interrupted ones included.
+	Attempts int
+	// Reason says why no further attempt will be made, for instance
+	// "retries exhausted" or "address refused".
+	Reason string
+	// LastError is the last attempt's error text, as in its [Attempt] log
+	// entry.
+	LastError string
+}
+
+// Error implements error.
+func (e *DeliveryError) Error() string {
+	return fmt.Sprintf("webhook: delivery %s failed after %d attempts (%s): %s",
+		e.DeliveryID, e.Attempts, e.Reason, e.LastError)
+}

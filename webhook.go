@@ -1,0 +1,6 @@
+package webhook
+
+// Dispatcher sends webhooks; see doc.go.
+type Dispatcher struct {
+	cfg Config
+}
