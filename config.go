@@ -28,6 +28,12 @@ type Config struct {
 	// Nil means silent.
 	Logger *slog.Logger
 
+	// OnAttempt, if set, is called after each attempt's outcome has been
+	// recorded in the Store, with the delivery as it now stands and the
+	// attempt's log entry: for metrics, and for tests that wait for an
+	// outcome before advancing a fake clock. It must not block for long.
+	OnAttempt func(d Delivery, a Attempt)
+
 	// Workers is the most attempts in flight at once. Zero means 16.
 	Workers int
 

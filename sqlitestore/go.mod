@@ -1,0 +1,7 @@
+module github.com/stratakit/webhook/sqlitestore
+
+go 1.26
+
+require github.com/stratakit/webhook v0.0.0
+
+replace github.com/stratakit/webhook => ../
