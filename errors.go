@@ -28,6 +28,12 @@ var (
 	// the delivery was already finished. The holder must drop its outcome.
 	ErrClaimLost = errors.New("webhook: claim lost")
 
+	// ErrAddressRefused reports that the SSRF guard refused every address
+	// of a webhook's host: loopback, private, link-local or another range
+	// that is not the public internet, and not in Config.Allow. A delivery
+	// refused at connect time fails at once, without retries.
+	ErrAddressRefused = errors.New("webhook: address refused")
+
 	// ErrStopped reports a call on a Dispatcher that has been stopped.
 	ErrStopped = errors.New("webhook: dispatcher stopped")
 )

@@ -1,6 +1,375 @@
 package webhook
 
-// Dispatcher sends webhooks; see doc.go.
+// This file holds the Dispatcher: its construction, its lifecycle (Start,
+// Stop, StopAndCancel) and the scheduling loop that claims due deliveries.
+// One attempt is made by attempt.go; Send and NewDelivery are in send.go.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Dispatcher delivers webhooks. It stores each delivery in its Store before
+// Send returns, attempts it at once, retries it on its Schedule, and records
+// every attempt's outcome. A delivery waiting for a retry costs no
+// goroutine: a bounded set of attempts runs at once, and one timer waits
+// for the earliest due time.
+//
+// A Dispatcher is safe for concurrent use. Several Dispatchers, in one
+// process or many, may share a Store that supports it; a delivery is then
+// attempted by one of them at a time.
 type Dispatcher struct {
-	cfg Config
+	cfg         Config
+	client      *http.Client
+	clock       Clock
+	log         *slog.Logger
+	maxAttempts int
+
+	mu       sync.Mutex
+	state    dispatcherState
+	busy     int            // attempts in flight
+	perHost  map[string]int // attempts in flight by host key
+	attempts sync.WaitGroup // one per attempt in flight
+
+	wake chan struct{} // pokes the loop; buffered, never blocks
+	quit chan struct{} // closed when stopping: claim nothing more
+	done chan struct{} // closed when the loop has returned
+
+	// attemptCtx parents every attempt; StopAndCancel cancels it.
+	attemptCtx    context.Context
+	cancelAttempt context.CancelFunc
+
+	stopped  chan struct{} // closed once fully stopped
+	stopOnce sync.Once
+}
+
+type dispatcherState int
+
+const (
+	stateNew dispatcherState = iota
+	stateRunning
+	stateStopping
+)
+
+// storeTimeout bounds the Dispatcher's own store calls, which run outside
+// any caller's context.
+const storeTimeout = 30 * time.Second
+
+// New returns a Dispatcher for cfg. It validates cfg, filling every zero
+// field with its default, and returns an error wrapping ErrInvalidConfig
+// that names the field at fault. It starts nothing: call Start.
+func New(cfg Config) (*Dispatcher, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	maxAttempts, err := cfg.Schedule.maxAttempts()
+	if err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{
+		cfg:         cfg,
+		clock:       cfg.Clock,
+		log:         cfg.Logger,
+		maxAttempts: maxAttempts,
+		perHost:     make(map[string]int),
+		wake:        make(chan struct{}, 1),
+		quit:        make(chan struct{}),
+		done:        make(chan struct{}),
+		stopped:     make(chan struct{}),
+	}
+	d.client, err = newClient(d.cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.attemptCtx, d.cancelAttempt = context.WithCancel(context.Background())
+	return d, nil
+}
+
+// Start begins delivering: it resumes the deliveries pending in the Store,
+// attempting at once those already due, and from then on attempts each
+// delivery when it falls due. It returns ErrStopped after a stop, and nil
+// if already started.
+func (d *Dispatcher) Start() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch d.state {
+	case stateRunning:
+		return nil
+	case stateStopping:
+		return ErrStopped
+	}
+	d.state = stateRunning
+	go d.loop()
+	return nil
+}
+
+// Stop stops gracefully: no new attempt starts, attempts in flight run to
+// their outcome, and every pending delivery stays in the Store with its due
+// time, for the next Start (of this process or another). ctx bounds only
+// the wait for attempts in flight: if it ends first, Stop returns an error
+// wrapping ctx.Err() while those attempts go on; StopAndCancel then ends
+// them. Stop may be called more than once, and before Start.
+func (d *Dispatcher) Stop(ctx context.Context) error {
+	d.beginStop()
+	select {
+	case <-d.stopped:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("webhook: stop: %w", ctx.Err())
+	}
+}
+
+// StopAndCancel stops at once: like Stop, but attempts in flight are
+// cancelled. Each cancelled attempt counts as made and is logged with an
+// error; the delivery is retried on its schedule by the next Start. ctx
+// bounds only the wait for the cancelled attempts to record their outcome.
+func (d *Dispatcher) StopAndCancel(ctx context.Context) error {
+	d.beginStop()
+	d.cancelAttempt()
+	return d.Stop(ctx)
+}
+
+// Stopped returns a channel closed once the Dispatcher has fully stopped:
+// its loop has returned and no attempt is in flight.
+func (d *Dispatcher) Stopped() <-chan struct{} { return d.stopped }
+
+// beginStop moves to stateStopping once and arranges for d.stopped to be
+// closed when the loop and every attempt have finished.
+func (d *Dispatcher) beginStop() {
+	d.stopOnce.Do(func() {
+		d.mu.Lock()
+		started := d.state == stateRunning
+		d.state = stateStopping
+		d.mu.Unlock()
+
+		close(d.quit)
+		go func() {
+			if started {
+				<-d.done
+			}
+			d.attempts.Wait()
+			d.cancelAttempt()
+			d.client.CloseIdleConnections()
+			close(d.stopped)
+		}()
+	})
+}
+
+// poke wakes the loop without blocking.
+func (d *Dispatcher) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// storeCtx returns a context for one of the Dispatcher's own store calls.
+func (d *Dispatcher) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), storeTimeout)
+}
+
+// loop claims due deliveries and starts their attempts, then sleeps on one
+// timer until the earliest due time, the next poll or purge, a wake from an
+// attempt that finished or a Send, or a stop.
+func (d *Dispatcher) loop() {
+	defer close(d.done)
+
+	var storeWake <-chan struct{}
+	if w, ok := d.cfg.Store.(Waker); ok {
+		storeWake = w.Wake()
+	}
+	timer := d.clock.NewTimer(time.Hour)
+	defer timer.Stop()
+	nextPurge := d.clock.Now()
+
+	for {
+		select {
+		case <-d.quit:
+			return
+		default:
+		}
+		now := d.clock.Now()
+		if d.cfg.Retention > 0 && !now.Before(nextPurge) {
+			d.purge(now)
+			nextPurge = now.Add(purgeInterval(d.cfg.Retention))
+		}
+
+		// Claim what can be started now. A full batch means more may be due.
+		started, asked, skipped := d.claimDue(now)
+		if asked > 0 && started == asked {
+			continue
+		}
+
+		// Sleep until the earliest due time, at most one poll interval. A due
+		// time in the past that could not be claimed (workers or hosts at
+		// their cap) waits for an attempt to finish, which pokes the loop.
+		wait := d.cfg.PollInterval
+		if at, ok := d.nextDue(); ok {
+			if due := at.Sub(now); due > 0 {
+				wait = min(wait, due)
+			} else if asked > 0 && !skipped && started == 0 {
+				// Due, claimable, yet not claimed: something changed between
+				// Claim and NextDue (an insert). Look again once.
+				wait = 0
+			}
+		}
+		if d.cfg.Retention > 0 {
+			wait = min(wait, max(nextPurge.Sub(now), 0))
+		}
+		if wait <= 0 {
+			continue
+		}
+		d.resetTimer(timer, now, wait)
+
+		select {
+		case <-d.quit:
+			return
+		case <-timer.C():
+		case <-d.wake:
+		case <-storeWake:
+		}
+	}
+}
+
+// resetTimer arms timer to fire wait after now. If the clock moved while the
+// loop was computing wait (a test advancing a fake clock, say), the timer is
+// re-armed from the new time so that it never fires late.
+func (d *Dispatcher) resetTimer(timer Timer, now time.Time, wait time.Duration) {
+	deadline := now.Add(wait)
+	for range 3 {
+		at := d.clock.Now()
+		timer.Stop()
+		timer.Reset(max(deadline.Sub(at), 0))
+		if d.clock.Now().Equal(at) {
+			return
+		}
+	}
+}
+
+// purgeInterval is how often finished deliveries are purged: a tenth of the
+// retention window, between a minute and an hour.
+func purgeInterval(retention time.Duration) time.Duration {
+	return min(max(retention/10, time.Minute), time.Hour)
+}
+
+func (d *Dispatcher) purge(now time.Time) {
+	ctx, cancel := d.storeCtx()
+	defer cancel()
+	n, err := d.cfg.Store.Purge(ctx, now.Add(-d.cfg.Retention))
+	if err != nil {
+		d.log.Error("webhook purge failed", slog.String(keyError, err.Error()))
+		return
+	}
+	if n > 0 {
+		d.log.Debug("webhook purge", slog.Int(keyPurged, n))
+	}
+}
+
+func (d *Dispatcher) nextDue() (time.Time, bool) {
+	ctx, cancel := d.storeCtx()
+	defer cancel()
+	at, ok, err := d.cfg.Store.NextDue(ctx)
+	if err != nil {
+		d.log.Error("webhook store next due failed", slog.String(keyError, err.Error()))
+		return time.Time{}, false
+	}
+	return at, ok
+}
+
+// claimDue claims as many due deliveries as there are free workers, hosts
+// at their cap skipped, and starts an attempt for each. It returns how many
+// it started, how many it asked for, and whether any host was skipped.
+func (d *Dispatcher) claimDue(now time.Time) (started, asked int, skipped bool) {
+	d.mu.Lock()
+	free := d.cfg.Workers - d.busy
+	var skip []string
+	for host, n := range d.perHost {
+		if n >= d.cfg.PerHostLimit {
+			skip = append(skip, host)
+		}
+	}
+	d.mu.Unlock()
+	if free <= 0 {
+		return 0, 0, true
+	}
+
+	ctx, cancel := d.storeCtx()
+	claims, err := d.cfg.Store.Claim(ctx, now, ClaimRequest{
+		Limit:       free,
+		Lease:       d.cfg.Lease,
+		MaxAttempts: d.maxAttempts,
+		SkipHosts:   skip,
+	})
+	cancel()
+	if err != nil {
+		d.log.Error("webhook store claim failed", slog.String(keyError, err.Error()))
+		return 0, free, len(skip) > 0
+	}
+
+	for _, c := range claims {
+		if d.reserve(c.Delivery.Host) {
+			started++
+			go d.attempt(c)
+			continue
+		}
+		// Stopping, or the batch held more for one host than its cap.
+		skipped = true
+		d.release(c)
+	}
+	return started, free, skipped || len(skip) > 0
+}
+
+// reserve counts an attempt to host as in flight, unless the Dispatcher is
+// stopping or host is at its cap.
+func (d *Dispatcher) reserve(host string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state != stateRunning || d.perHost[host] >= d.cfg.PerHostLimit {
+		return false
+	}
+	d.busy++
+	d.perHost[host]++
+	d.attempts.Add(1)
+	return true
+}
+
+// unreserve undoes reserve once an attempt has finished, and pokes the loop:
+// a worker and a host slot are free.
+func (d *Dispatcher) unreserve(host string) {
+	d.mu.Lock()
+	d.busy--
+	if d.perHost[host]--; d.perHost[host] <= 0 {
+		delete(d.perHost, host)
+	}
+	d.mu.Unlock()
+	d.attempts.Done()
+	d.poke()
+}
+
+func (d *Dispatcher) release(c Claim) {
+	ctx, cancel := d.storeCtx()
+	defer cancel()
+	err := d.cfg.Store.Release(ctx, c.Delivery.ID, c.Token)
+	if err != nil && !errors.Is(err, ErrClaimLost) {
+		d.log.Error("webhook store release failed",
+			slog.String(keyDeliveryID, c.Delivery.ID), slog.String(keyError, err.Error()))
+	}
+}
+
+// Delivery returns the delivery with the given ID as the Store holds it,
+// or an error wrapping ErrNotFound.
+func (d *Dispatcher) Delivery(ctx context.Context, id string) (Delivery, error) {
+	return d.cfg.Store.Get(ctx, id)
+}
+
+// Attempts returns the attempt log of the delivery with the given ID, in
+// attempt order, or an error wrapping ErrNotFound.
+func (d *Dispatcher) Attempts(ctx context.Context, id string) ([]Attempt, error) {
+	return d.cfg.Store.Attempts(ctx, id)
 }
