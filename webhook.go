@@ -29,6 +29,8 @@ type Dispatcher struct {
 	clock       Clock
 	log         *slog.Logger
 	maxAttempts int
+	policy      *policy  // Config.Allow, parsed: the SSRF guard's (guard.go)
+	signingKeys [][]byte // Config.SigningSecrets, parsed (signature.go)
 
 	mu       sync.Mutex
 	state    dispatcherState
@@ -85,6 +87,12 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	d.client, err = newClient(d.cfg)
 	if err != nil {
+		return nil, err
+	}
+	if d.policy, err = newPolicy(cfg.Allow); err != nil {
+		return nil, err
+	}
+	if d.signingKeys, err = parseSigningSecrets(cfg); err != nil {
 		return nil, err
 	}
 	d.attemptCtx, d.cancelAttempt = context.WithCancel(context.Background())
