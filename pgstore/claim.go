@@ -1,0 +1,140 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stratakit/webhook"
+)
+
+// Claim implements [webhook.Store] in one statement, so one round trip
+// claims a whole batch: it locks up to r.Limit due deliveries with FOR
+// UPDATE SKIP LOCKED, which lets claimers in other processes pass over
+// them rather than wait, and gives each a fresh random token and a lease
+// until now+r.Lease. A delivery whose lease expired is taken over in the
+// same statement, its unfinished attempt logged as interrupted.
+//
+// It returns an error if r.Limit is below 1.
+func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest) (
+	[]webhook.Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fail(ctx, "claim", err)
+	}
+	if r.Limit < 1 {
+		return nil, fmt.Errorf("webhook: pgstore claim: Limit %d is below 1", r.Limit)
+	}
+	skip := r.SkipHosts
+	if skip == nil {
+		skip = []string{} // a NULL array would match no host at all
+	}
+
+	rows, err := s.pool.Query(ctx, s.q.claim, now, r.Limit, skip, r.MaxAttempts,
+		now.Add(r.Lease), interruptedError, lastInterrupted)
+	if err != nil {
+		return nil, fail(ctx, "claim", err)
+	}
+	claims, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Claim, error) {
+		var (
+			c         webhook.Claim
+			eventType string
+			status    string
+			leaseAt   *time.Time
+			finAt     *time.Time
+			nextAt    time.Time
+			createdAt time.Time
+		)
+		err := row.Scan(&c.Delivery.ID, &c.Delivery.IdempotencyKey, &c.Delivery.URL,
+			&c.Delivery.Host, &eventType, &c.Delivery.ProductionID, &c.Delivery.Body,
+			&c.Delivery.SecretKey, &status, &c.Delivery.Attempts, &nextAt, &leaseAt,
+			&c.Delivery.LastError, &createdAt, &finAt, &c.Token)
+		if err != nil {
+			return webhook.Claim{}, err
+		}
+		c.Delivery.EventType = webhook.EventType(eventType)
+		c.Delivery.Status = webhook.Status(status)
+		c.Delivery.NextAttemptAt = nextAt.UTC()
+		c.Delivery.CreatedAt = createdAt.UTC()
+		if leaseAt != nil {
+			c.Delivery.LeaseUntil = leaseAt.UTC()
+		}
+		return c, nil
+	})
+	if err != nil {
+		return nil, fail(ctx, "claim", err)
+	}
+	if claims == nil {
+		claims = []webhook.Claim{}
+	}
+	return claims, nil
+}
+
+// Extend implements [webhook.Store].
+func (s *Store) Extend(ctx context.Context, id, token string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fail(ctx, "extend", err)
+	}
+	tag, err := s.pool.Exec(ctx, s.q.extend, id, token, until)
+	if err != nil {
+		return fail(ctx, "extend", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return claimLost("extend", id)
+	}
+	return nil
+}
+
+// Release implements [webhook.Store]. It notifies the listening stores,
+// so another dispatcher picks the delivery up at once.
+func (s *Store) Release(ctx context.Context, id, token string) error {
+	if err := ctx.Err(); err != nil {
+		return fail(ctx, "release", err)
+	}
+	tag, err := s.pool.Exec(ctx, s.q.release, id, token, s.n.channel)
+	if err != nil {
+		return fail(ctx, "release", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return claimLost("release", id)
+	}
+	return nil
+}
+
+// Record implements [webhook.Store] in one statement: the attempt is
+// logged only if the token still holds the claim, and the claim is dropped
+// with it. It returns an error if r.Status is not a known state.
+func (s *Store) Record(ctx context.Context, id, token string, r webhook.Result) error {
+	if err := ctx.Err(); err != nil {
+		return fail(ctx, "record", err)
+	}
+	switch r.Status {
+	case webhook.StatusPending, webhook.StatusDelivered, webhook.StatusFailed:
+	default:
+		return fmt.Errorf("webhook: pgstore record %q: Status %q is not a delivery state",
+			id, r.Status)
+	}
+	a := r.Attempt
+	body := a.ResponseBody
+	if body == nil {
+		body = []byte{}
+	}
+	tag, err := s.pool.Exec(ctx, s.q.record, id, token, string(r.Status),
+		r.NextAttemptAt, r.FinishedAt, r.LastError,
+		a.Number, a.StartedAt, int64(a.Duration), a.StatusCode, body, a.Error,
+		a.Interrupted)
+	if err != nil {
+		return fail(ctx, "record", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return claimLost("record", id)
+	}
+	return nil
+}
+
+// claimLost is the error of a call whose token does not hold delivery id.
+func claimLost(op, id string) error {
+	return fmt.Errorf("webhook: pgstore %s %q: the token does not hold the delivery: %w",
+		op, id, webhook.ErrClaimLost)
+}
