@@ -73,11 +73,15 @@ func waitUntil(ctx context.Context, mu *sync.Mutex, check func() (bool, <-chan s
 // failure path.
 var waitLimit atomic.Int64
 
-// limitContext returns a context that ends after WaitLimit.
-func limitContext() (context.Context, context.CancelFunc) {
-	limit := time.Duration(waitLimit.Load())
-	if limit <= 0 {
-		limit = WaitLimit
+// limit returns the safety limit of the waits in force.
+func limit() time.Duration {
+	if d := time.Duration(waitLimit.Load()); d > 0 {
+		return d
 	}
-	return context.WithTimeout(context.Background(), limit)
+	return WaitLimit
+}
+
+// limitContext returns a context that ends after the safety limit.
+func limitContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), limit())
 }
