@@ -61,8 +61,6 @@ func (d *Dispatcher) attempt(c Claim) {
 func (d *Dispatcher) send(del *Delivery, n int, start time.Time) outcome {
 	ctx, cancel := context.WithCancelCause(d.attemptCtx)
 	defer cancel(nil)
-	stopHard := context.AfterFunc(d.attemptCtx, func() { cancel(errHardStop) })
-	defer stopHard()
 	deadline := d.clock.AfterFunc(d.cfg.AttemptTimeout, func() { cancel(errAttemptTimeout) })
 	defer deadline.Stop()
 

@@ -44,7 +44,7 @@ type Dispatcher struct {
 
 	// attemptCtx parents every attempt; StopAndCancel cancels it.
 	attemptCtx    context.Context
-	cancelAttempt context.CancelFunc
+	cancelAttempt context.CancelCauseFunc
 
 	stopped  chan struct{} // closed once fully stopped
 	stopOnce sync.Once
@@ -95,7 +95,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	if d.signingKeys, err = parseSigningSecrets(cfg); err != nil {
 		return nil, err
 	}
-	d.attemptCtx, d.cancelAttempt = context.WithCancel(context.Background())
+	d.attemptCtx, d.cancelAttempt = context.WithCancelCause(context.Background())
 	return d, nil
 }
 
@@ -139,7 +139,7 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 // bounds only the wait for the cancelled attempts to record their outcome.
 func (d *Dispatcher) StopAndCancel(ctx context.Context) error {
 	d.beginStop()
-	d.cancelAttempt()
+	d.cancelAttempt(errHardStop)
 	return d.Stop(ctx)
 }
 
@@ -162,7 +162,7 @@ func (d *Dispatcher) beginStop() {
 				<-d.done
 			}
 			d.attempts.Wait()
-			d.cancelAttempt()
+			d.cancelAttempt(errHardStop)
 			d.client.CloseIdleConnections()
 			close(d.stopped)
 		}()

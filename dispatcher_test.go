@@ -1,0 +1,588 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stratakit/webhook"
+	"github.com/stratakit/webhook/webhooktest"
+)
+
+// waitLimit bounds how long a test waits for a signal in real time before
+// it fails; nothing waits for it to pass.
+const waitLimit = 10 * time.Second
+
+// fixture is a Dispatcher on a fake clock and a memory store, sending to a
+// recording receiver on loopback.
+type fixture struct {
+	clock    *webhooktest.Clock
+	recv     *webhooktest.Receiver
+	store    *webhook.MemoryStore
+	cfg      webhook.Config
+	d        *webhook.Dispatcher
+	outcomes chan observed
+	logs     *logBuffer
+}
+
+type observed struct {
+	delivery webhook.Delivery
+	attempt  webhook.Attempt
+}
+
+func setup(t *testing.T, configure ...func(*webhook.Config)) *fixture {
+	t.Helper()
+	f := &fixture{
+		clock:    webhooktest.NewClock(time.Time{}),
+		store:    webhook.NewMemoryStore(),
+		outcomes: make(chan observed, 100),
+		logs:     &logBuffer{},
+	}
+	f.recv = webhooktest.NewReceiver(t, webhooktest.WithClock(f.clock))
+	f.cfg = webhook.Config{
+		Store:     f.store,
+		Clock:     f.clock,
+		Logger:    slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		AllowHTTP: true,
+		Allow:     []string{"127.0.0.0/8", "::1"},
+		OnAttempt: func(d webhook.Delivery, a webhook.Attempt) {
+			f.outcomes <- observed{d, a}
+		},
+	}
+	for _, c := range configure {
+		c(&f.cfg)
+	}
+	f.d = f.newDispatcher(t)
+	return f
+}
+
+// newDispatcher starts a Dispatcher on the fixture's config and stops it
+// hard when the test ends.
+func (f *fixture) newDispatcher(t *testing.T) *webhook.Dispatcher {
+	t.Helper()
+	d, err := webhook.New(f.cfg)
+	require.NoError(t, err)
+	require.NoError(t, d.Start())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		require.NoError(t, d.StopAndCancel(ctx))
+	})
+	return d
+}
+
+// next waits for the next recorded outcome.
+func (f *fixture) next(t *testing.T) observed {
+	t.Helper()
+	select {
+	case o := <-f.outcomes:
+		return o
+	case <-time.After(waitLimit):
+		t.Fatalf("no outcome recorded within %v", waitLimit)
+		return observed{}
+	}
+}
+
+// noOutcome checks that no outcome is waiting to be read.
+func (f *fixture) noOutcome(t *testing.T) {
+	t.Helper()
+	select {
+	case o := <-f.outcomes:
+		t.Fatalf("unexpected outcome: attempt %d of %s", o.attempt.Number, o.delivery.ID)
+	default:
+	}
+}
+
+// advanceTo moves the fake clock to at.
+func (f *fixture) advanceTo(at time.Time) {
+	f.clock.Advance(at.Sub(f.clock.Now()))
+}
+
+func (f *fixture) send(t *testing.T, e webhook.Event, opts ...webhook.SendOption) string {
+	t.Helper()
+	id, err := f.d.Send(context.Background(), f.recv.URL()+"/hooks/stratakit", e, opts...)
+	require.NoError(t, err)
+	return id
+}
+
+func completed(t *testing.T, id string) webhook.Event {
+	t.Helper()
+	e, err := webhook.Completed(id, "https://assets.stratakit.io/v/"+id+".mp4?sig=a&b=<c>",
+		time.Date(2026, 1, 15, 10, 29, 58, 0, time.UTC))
+	require.NoError(t, err)
+	return e
+}
+
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m))
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestHeadersAndBodyOnEveryAttempt(t *testing.T) {
+	f := setup(t)
+	f.recv.FailTimes(1)
+	e := completed(t, productionID)
+	id := f.send(t, e)
+
+	first := f.next(t)
+	require.Equal(t, webhook.StatusPending, first.delivery.Status)
+	f.advanceTo(first.delivery.NextAttemptAt)
+	second := f.next(t)
+	require.Equal(t, webhook.StatusDelivered, second.delivery.Status)
+
+	reqs := f.recv.WaitRequests(t, 2)
+	body, err := e.Payload()
+	require.NoError(t, err)
+	start := webhooktest.NewClock(time.Time{}).Now()
+	for i, r := range reqs {
+		n := i + 1
+		require.Equal(t, http.MethodPost, r.Method)
+		require.Equal(t, "/hooks/stratakit", r.Path)
+		require.Equal(t, string(body), string(r.Body), "byte-identical body on attempt %d", n)
+		want := map[string]string{
+			"Content-Type":              "application/json",
+			"User-Agent":                "StrataKit-Webhook/1.0",
+			"X-StrataKit-Production-Id": productionID,
+			"X-StrataKit-Delivery":      strconv.Itoa(n),
+			"webhook-id":                id,
+			"webhook-timestamp":         strconv.FormatInt(r.Time.Unix(), 10),
+		}
+		for name, value := range want {
+			wire, ok := r.WireName(name)
+			require.True(t, ok, "attempt %d lacks %s", n, name)
+			require.Equal(t, name, wire, "spelling on the wire")
+			require.Equal(t, []string{value}, r.Header.Values(name), "%s on attempt %d", name, n)
+		}
+		_, signed := r.WireName("webhook-signature")
+		require.False(t, signed, "no secret, no signature")
+	}
+	require.Equal(t, start.Unix(), reqs[0].Time.Unix())
+	require.Equal(t, start.Add(time.Second).Unix(), reqs[1].Time.Unix())
+	require.True(t, strings.HasPrefix(id, "msg_"))
+}
+
+func TestZeroTimestampIsTheClockAtSend(t *testing.T) {
+	f := setup(t)
+	f.clock.Advance(90 * time.Minute)
+	e, err := webhook.Failed("p-9", "boom", time.Time{})
+	require.NoError(t, err)
+	f.send(t, e)
+	f.next(t)
+	r := f.recv.WaitRequests(t, 1)[0]
+	require.Contains(t, string(r.Body), `"timestamp":"2026-01-15T12:00:00Z"`)
+}
+
+func TestScheduleUnderTheFakeClock(t *testing.T) {
+	f := setup(t)
+	f.recv.Always(webhooktest.Status(http.StatusInternalServerError))
+	start := f.clock.Now()
+	id := f.send(t, completed(t, "p-1"))
+
+	for n := 1; n <= 6; n++ {
+		o := f.next(t)
+		require.Equal(t, n, o.attempt.Number)
+		require.Equal(t, http.StatusInternalServerError, o.attempt.StatusCode)
+		if n < 6 {
+			require.Equal(t, webhook.StatusPending, o.delivery.Status)
+			f.advanceTo(o.delivery.NextAttemptAt)
+			continue
+		}
+		require.Equal(t, webhook.StatusFailed, o.delivery.Status)
+		var de *webhook.DeliveryError
+		require.ErrorAs(t, o.delivery.Err(), &de)
+		require.Equal(t, 6, de.Attempts)
+	}
+
+	var at []time.Duration
+	for _, r := range f.recv.WaitRequests(t, 6) {
+		at = append(at, r.Time.Sub(start))
+	}
+	require.Equal(t, []time.Duration{0, time.Second, 6 * time.Second, 36 * time.Second,
+		156 * time.Second, 756 * time.Second}, at)
+
+	// Failed for good: a day later nothing more is sent.
+	f.clock.Advance(24 * time.Hour)
+	d, err := f.d.Delivery(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, webhook.StatusFailed, d.Status)
+	require.Len(t, f.recv.Requests(), 6)
+	log, err := f.d.Attempts(context.Background(), id)
+	require.NoError(t, err)
+	require.Len(t, log, 6)
+	for i, a := range log {
+		require.Equal(t, i+1, a.Number)
+		require.Equal(t, "webhook: status 500", a.Error)
+	}
+}
+
+func TestSuccessOnAttemptKStops(t *testing.T) {
+	for k := 1; k <= 6; k++ {
+		t.Run(strconv.Itoa(k), func(t *testing.T) {
+			f := setup(t)
+			f.recv.FailTimes(k - 1)
+			id := f.send(t, completed(t, "p-k"))
+			for n := 1; n < k; n++ {
+				o := f.next(t)
+				f.advanceTo(o.delivery.NextAttemptAt)
+			}
+			o := f.next(t)
+			require.Equal(t, k, o.attempt.Number)
+			require.Equal(t, webhook.StatusDelivered, o.delivery.Status)
+
+			f.clock.Advance(time.Hour)
+			require.Len(t, f.recv.Requests(), k)
+			f.noOutcome(t)
+			d, err := f.d.Delivery(context.Background(), id)
+			require.NoError(t, err)
+			require.Equal(t, webhook.StatusDelivered, d.Status)
+			require.Equal(t, k, d.Attempts)
+			require.NoError(t, d.Err())
+		})
+	}
+}
+
+func TestFailureClasses(t *testing.T) {
+	tests := map[string]struct {
+		reply     webhooktest.Response
+		status    int
+		wantError string
+	}{
+		"server error":   {webhooktest.Status(500), 500, "webhook: status 500"},
+		"client error":   {webhooktest.Text(404, "no such hook"), 404, "webhook: status 404"},
+		"redirect":       {webhooktest.Redirect(302, "https://example.com/"), 302, "redirect not followed"},
+		"not modified":   {webhooktest.Status(304), 304, "redirect not followed"},
+		"informational?": {webhooktest.Status(202), 202, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := setup(t)
+			f.recv.Always(tc.reply)
+			f.send(t, completed(t, "p-2"))
+			o := f.next(t)
+			require.Equal(t, tc.status, o.attempt.StatusCode)
+			if tc.wantError == "" {
+				require.Empty(t, o.attempt.Error)
+				require.Equal(t, webhook.StatusDelivered, o.delivery.Status)
+				return
+			}
+			require.Contains(t, o.attempt.Error, tc.wantError)
+			require.Equal(t, webhook.StatusPending, o.delivery.Status)
+			require.Equal(t, f.clock.Now().Add(time.Second), o.delivery.NextAttemptAt)
+			require.Len(t, f.recv.Requests(), 1, "a redirect is never followed")
+		})
+	}
+}
+
+func TestConnectionRefusedIsRetried(t *testing.T) {
+	f := setup(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	_, err = f.d.Send(context.Background(), "http://"+addr+"/hook?token=s3cret", completed(t, "p-3"))
+	require.NoError(t, err)
+	o := f.next(t)
+	require.Zero(t, o.attempt.StatusCode)
+	require.Contains(t, o.attempt.Error, "connection refused")
+	require.NotContains(t, o.attempt.Error, "s3cret", "query strings are redacted")
+	require.Equal(t, webhook.StatusPending, o.delivery.Status)
+	for _, line := range f.logs.lines(t) {
+		require.NotContains(t, line["url"], "s3cret")
+	}
+}
+
+func TestNoStatusLineWithinTheAttemptTimeout(t *testing.T) {
+	f := setup(t)
+	f.recv.Script(webhooktest.Hang())
+	f.send(t, completed(t, "p-4"))
+	f.recv.WaitRequests(t, 1)
+
+	// The deadline runs on the fake clock: no real 30 s pass.
+	f.clock.Advance(webhook.DefaultAttemptTimeout - time.Millisecond)
+	f.noOutcome(t)
+	f.clock.Advance(time.Millisecond)
+	o := f.next(t)
+	require.Contains(t, o.attempt.Error, "no reply within the attempt timeout (30s)")
+	require.Equal(t, webhook.DefaultAttemptTimeout, o.attempt.Duration)
+	require.Equal(t, webhook.StatusPending, o.delivery.Status)
+
+	f.advanceTo(o.delivery.NextAttemptAt)
+	o = f.next(t)
+	require.Equal(t, 2, o.attempt.Number)
+	require.Equal(t, webhook.StatusDelivered, o.delivery.Status)
+}
+
+func TestRetryAfterLengthensTheWait(t *testing.T) {
+	f := setup(t, func(c *webhook.Config) { c.RetryAfterLimit = 5 * time.Minute })
+	f.recv.Script(webhooktest.RetryAfter(503, "120"), webhooktest.RetryAfter(429, "86400"))
+	f.send(t, completed(t, "p-5"))
+
+	o := f.next(t)
+	require.Equal(t, f.clock.Now().Add(120*time.Second), o.delivery.NextAttemptAt)
+	f.clock.Advance(119 * time.Second)
+	f.noOutcome(t)
+	f.clock.Advance(time.Second)
+	o = f.next(t)
+	require.Equal(t, 2, o.attempt.Number)
+	require.Equal(t, f.clock.Now().Add(5*time.Minute), o.delivery.NextAttemptAt, "capped")
+}
+
+func TestBodyIsReadForTheLogOnly(t *testing.T) {
+	t.Run("huge", func(t *testing.T) {
+		f := setup(t)
+		f.recv.Always(webhooktest.HugeBody(50 << 20))
+		f.send(t, completed(t, "p-6"))
+		o := f.next(t)
+		require.Equal(t, webhook.StatusDelivered, o.delivery.Status)
+		require.Len(t, o.attempt.ResponseBody, webhook.MaxResponseSnippet)
+	})
+	t.Run("endless", func(t *testing.T) {
+		f := setup(t)
+		f.recv.Always(webhooktest.EndlessBody())
+		f.send(t, completed(t, "p-7"))
+		o := f.next(t)
+		require.Equal(t, webhook.StatusDelivered, o.delivery.Status)
+		require.Len(t, o.attempt.ResponseBody, webhook.MaxResponseSnippet)
+	})
+	t.Run("slow", func(t *testing.T) {
+		f := setup(t)
+		f.recv.Always(webhooktest.SlowBody())
+		f.send(t, completed(t, "p-8"))
+		f.recv.WaitRequests(t, 1)
+		// The loop's timer, the attempt's deadline, its lease extension and
+		// the body's deadline: the worker is reading the body.
+		f.clock.WaitTimers(t, 4)
+		f.clock.Advance(webhook.DefaultBodyTimeout)
+		o := f.next(t)
+		require.Equal(t, webhook.StatusDelivered, o.delivery.Status, "a slow body never fails a 2xx")
+		require.Equal(t, `{"partial":`, string(o.attempt.ResponseBody))
+		require.Equal(t, webhook.DefaultBodyTimeout, o.attempt.Duration)
+	})
+}
+
+func TestPendingDueTimeFiresOnceWhenPastAtStart(t *testing.T) {
+	f := setup(t)
+	f.recv.FailTimes(1)
+	f.send(t, completed(t, "p-10"))
+	o := f.next(t)
+	require.Equal(t, webhook.StatusPending, o.delivery.Status)
+
+	require.NoError(t, f.d.Stop(context.Background()))
+	d, err := f.d.Delivery(context.Background(), o.delivery.ID)
+	require.NoError(t, err)
+	require.Equal(t, webhook.StatusPending, d.Status, "a stop keeps pending deliveries")
+	require.Equal(t, o.delivery.NextAttemptAt, d.NextAttemptAt)
+
+	// Down for an hour: the retry fell due meanwhile and runs once, at once.
+	f.clock.Advance(time.Hour)
+	f.newDispatcher(t)
+	o = f.next(t)
+	require.Equal(t, 2, o.attempt.Number)
+	require.Equal(t, webhook.StatusDelivered, o.delivery.Status)
+	f.clock.Advance(time.Hour)
+	require.Len(t, f.recv.Requests(), 2)
+	f.noOutcome(t)
+}
+
+func TestGracefulStopLetsAttemptsInFlightFinish(t *testing.T) {
+	f := setup(t)
+	f.recv.Script(webhooktest.Hang())
+	f.send(t, completed(t, "p-11"))
+	f.recv.WaitRequests(t, 1)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- f.d.Stop(context.Background()) }()
+	select {
+	case <-f.d.Stopped():
+		t.Fatal("stopped with an attempt in flight")
+	default:
+	}
+
+	// A graceful stop whose own context ends returns, the attempt goes on.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, f.d.Stop(ctx), context.Canceled)
+
+	f.clock.Advance(webhook.DefaultAttemptTimeout)
+	o := f.next(t)
+	require.Contains(t, o.attempt.Error, "no reply within")
+	require.NoError(t, <-stopped)
+	<-f.d.Stopped()
+	require.NoError(t, f.d.Stop(context.Background()), "stop twice")
+	require.ErrorIs(t, f.d.Start(), webhook.ErrStopped)
+}
+
+func TestHardStopCancelsAttemptsInFlight(t *testing.T) {
+	f := setup(t)
+	f.recv.Script(webhooktest.Hang())
+	id := f.send(t, completed(t, "p-12"))
+	f.recv.WaitRequests(t, 1)
+
+	require.NoError(t, f.d.StopAndCancel(context.Background()))
+	o := f.next(t)
+	require.Contains(t, o.attempt.Error, "attempt cancelled: dispatcher stopped")
+	d, err := f.store.Get(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, webhook.StatusPending, d.Status)
+	require.Equal(t, 1, d.Attempts)
+	require.True(t, d.LeaseUntil.IsZero())
+}
+
+func TestStopBeforeStart(t *testing.T) {
+	d, err := webhook.New(webhook.Config{Store: webhook.NewMemoryStore()})
+	require.NoError(t, err)
+	require.NoError(t, d.Stop(context.Background()))
+	require.NoError(t, d.StopAndCancel(context.Background()))
+	require.ErrorIs(t, d.Start(), webhook.ErrStopped)
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	f := setup(t)
+	first := f.send(t, completed(t, "p-13"), webhook.WithIdempotencyKey("render-job-77"))
+	second := f.send(t, completed(t, "p-13"), webhook.WithIdempotencyKey("render-job-77"))
+	require.Equal(t, first, second)
+	f.next(t)
+	f.clock.Advance(time.Hour)
+	require.Len(t, f.recv.Requests(), 1)
+	all, err := f.store.List(context.Background(), webhook.Filter{})
+	require.NoError(t, err)
+	require.Len(t, all, 1)
+}
+
+func TestBadInputStoresNothing(t *testing.T) {
+	f := setup(t, func(c *webhook.Config) { c.AllowHTTP = false })
+	good := completed(t, "p-14")
+	tests := map[string]struct {
+		url   string
+		event webhook.Event
+		want  error
+	}{
+		"bad event":   {"https://example.com/h", webhook.Event{Type: webhook.ProductionFailed}, webhook.ErrInvalidEvent},
+		"plain http":  {"http://example.com/h", good, webhook.ErrInvalidURL},
+		"not a url":   {"::not a url", good, webhook.ErrInvalidURL},
+		"ftp":         {"ftp://example.com/h", good, webhook.ErrInvalidURL},
+		"credentials": {"https://user:pw@example.com/h", good, webhook.ErrInvalidURL},
+		"private":     {"https://10.1.2.3/h", good, webhook.ErrInvalidURL},
+		"control key": {"https://example.com/h", good, webhook.ErrInvalidEvent},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var opts []webhook.SendOption
+			if name == "control key" {
+				opts = append(opts, webhook.WithIdempotencyKey("a\nb"))
+			}
+			id, err := f.d.Send(context.Background(), tc.url, tc.event, opts...)
+			require.ErrorIs(t, err, tc.want)
+			require.Empty(t, id)
+		})
+	}
+	all, err := f.store.List(context.Background(), webhook.Filter{})
+	require.NoError(t, err)
+	require.Empty(t, all)
+}
+
+func TestSlowHostTakesOnlyItsShare(t *testing.T) {
+	f := setup(t, func(c *webhook.Config) {
+		c.Workers = 4
+		c.PerHostLimit = 2
+	})
+	f.recv.Always(webhooktest.Hang())
+	healthy := webhooktest.NewReceiver(t, webhooktest.WithClock(f.clock))
+
+	for i := range 5 {
+		f.send(t, completed(t, "slow-"+strconv.Itoa(i)))
+	}
+	f.recv.WaitRequests(t, 2)
+	for i := range 6 {
+		_, err := f.d.Send(context.Background(), healthy.URL()+"/h", completed(t, "ok-"+strconv.Itoa(i)))
+		require.NoError(t, err)
+	}
+	for range 6 {
+		o := f.next(t)
+		require.Equal(t, webhook.StatusDelivered, o.delivery.Status)
+	}
+	require.Len(t, healthy.Requests(), 6)
+	require.Len(t, f.recv.Requests(), 2, "the hanging host holds at most its share")
+}
+
+func TestCallersClientIsCopiedNotChanged(t *testing.T) {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	redirects := 0
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		redirects++
+		return nil
+	}}
+	f := setup(t, func(c *webhook.Config) { c.Client = client })
+	f.recv.Always(webhooktest.Redirect(307, f.recv.URL()+"/elsewhere"))
+	f.send(t, completed(t, "p-15"))
+	o := f.next(t)
+	require.Contains(t, o.attempt.Error, "redirect not followed")
+	require.Same(t, jar, client.Jar)
+	require.NotNil(t, client.CheckRedirect)
+	require.Zero(t, redirects)
+	require.Len(t, f.recv.Requests(), 1)
+}
+
+func TestLogLinesHaveFixedKeys(t *testing.T) {
+	f := setup(t)
+	f.recv.FailTimes(1)
+	f.send(t, completed(t, "p-16"))
+	o := f.next(t)
+	f.advanceTo(o.delivery.NextAttemptAt)
+	f.next(t)
+
+	var attempts, finals int
+	for _, line := range f.logs.lines(t) {
+		switch line["msg"] {
+		case "webhook attempt failed", "webhook attempt succeeded":
+			attempts++
+			for _, k := range []string{"delivery_id", "production_id", "event", "url",
+				"attempt", "status_code", "duration_ms"} {
+				require.Contains(t, line, k)
+			}
+		case "webhook delivered", "webhook failed":
+			finals++
+			for _, k := range []string{"delivery_id", "production_id", "event", "state",
+				"attempts"} {
+				require.Contains(t, line, k)
+			}
+		}
+	}
+	require.Equal(t, 2, attempts)
+	require.Equal(t, 1, finals)
+}
