@@ -192,3 +192,30 @@ func TestNewDispatcherBadConfig(t *testing.T) {
 	require.Len(t, tb.fatals, 1)
 	require.Contains(t, tb.fatals[0], "Workers")
 }
+
+// BenchmarkSixAttemptSchedule measures the real time a unit test spends
+// running the default schedule to failed under the fake clock, setup and
+// teardown of the receiver and the Dispatcher included.
+func BenchmarkSixAttemptSchedule(b *testing.B) {
+	e, err := webhook.Failed(productionID, "unsupported codec", time.Time{})
+	require.NoError(b, err)
+	for b.Loop() {
+		tb := new(webhooktest.Standalone)
+		clock := webhooktest.NewClock(time.Time{})
+		rcv := webhooktest.NewReceiver(tb)
+		rcv.Always(webhooktest.Status(http.StatusInternalServerError))
+		var out webhooktest.Outcomes
+		d := webhooktest.NewDispatcher(tb, webhook.Config{Clock: clock, OnAttempt: out.Observe})
+		if _, err := d.Send(context.Background(), rcv.URL(), e); err != nil {
+			b.Fatal(err)
+		}
+		for n := 1; ; n++ {
+			o := out.Wait(b, n)[n-1]
+			if o.Delivery.Status != webhook.StatusPending {
+				break
+			}
+			clock.Set(o.Delivery.NextAttemptAt)
+		}
+		tb.Close()
+	}
+}
