@@ -113,6 +113,8 @@ func newPolicy(allow []string) (*policy, error) {
 			return fmt.Errorf("%w: Allow[%d]: %q %s", ErrInvalidConfig, i, entry, why)
 		}
 		switch {
+		case strings.Contains(entry, "://"):
+			return nil, bad("is a URL: give its host name")
 		case strings.Contains(entry, "/"):
 			pfx, err := netip.ParsePrefix(entry)
 			if err != nil {
