@@ -25,7 +25,8 @@
 //	rcv := webhooktest.NewReceiver(t)
 //	rcv.Always(webhooktest.Status(http.StatusInternalServerError))
 //	var out webhooktest.Outcomes
-//	d := webhooktest.NewDispatcher(t, webhook.Config{Clock: clock, OnAttempt: out.Observe})
+//	cfg := webhook.Config{Clock: clock, OnAttempt: out.Observe}
+//	d := webhooktest.NewDispatcher(t, cfg)
 //	d.Send(ctx, rcv.URL(), event)
 //	for n := 1; ; n++ {
 //		o := out.Wait(t, n)[n-1]

@@ -372,9 +372,10 @@ func TestReceiverTLS(t *testing.T) {
 	require.True(t, strings.HasPrefix(rcv.URL(), "https://127.0.0.1:"), rcv.URL())
 	rcv.FailTimes(1)
 
-	resp, _ := post(t, rcv.Client(), rcv.URL()+"/tls", map[string]string{"webhook-id": "msg_tls"}, "{}")
+	header := map[string]string{"webhook-id": "msg_tls"}
+	resp, _ := post(t, rcv.Client(), rcv.URL()+"/tls", header, "{}")
 	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
-	resp, _ = post(t, rcv.Client(), rcv.URL()+"/tls", map[string]string{"webhook-id": "msg_tls"}, "{}")
+	resp, _ = post(t, rcv.Client(), rcv.URL()+"/tls", header, "{}")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
 	got := rcv.WaitRequests(t, 2)
