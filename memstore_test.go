@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -421,4 +422,49 @@ func BenchmarkMemoryStoreClaim(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A delivery's life in a Store: claimed, retried after a failure, then
+// taken over when its holder stops without recording an outcome.
+func ExampleMemoryStore() {
+	ctx := context.Background()
+	now := time.Date(2026, time.January, 15, 10, 30, 0, 0, time.UTC)
+	s := webhook.NewMemoryStore()
+	id, _ := s.Insert(ctx, webhook.Delivery{
+		ID: "msg_example", URL: "https://hooks.example.com/stratakit",
+		Host: "hooks.example.com:443", EventType: webhook.ProductionCompleted,
+		ProductionID: "prod-1", Body: []byte(`{"event":"production.completed"}`),
+		Status: webhook.StatusPending, NextAttemptAt: now, CreatedAt: now,
+	})
+	r := webhook.ClaimRequest{Limit: 10, Lease: time.Minute, MaxAttempts: 6}
+
+	cs, _ := s.Claim(ctx, now, r)
+	fmt.Println("claimed attempt", cs[0].Delivery.Attempts)
+	_ = s.Record(ctx, id, cs[0].Token, webhook.Result{
+		Attempt: webhook.Attempt{Number: 1, StartedAt: now, StatusCode: 503,
+			Error: "status 503"},
+		Status: webhook.StatusPending, NextAttemptAt: now.Add(time.Second),
+		LastError: "status 503",
+	})
+	due, _, _ := s.NextDue(ctx)
+	fmt.Println("next attempt in", due.Sub(now))
+
+	// Attempt 2 is claimed, and its holder stops without an outcome.
+	lost, _ := s.Claim(ctx, due, r)
+	cs, _ = s.Claim(ctx, lost[0].Delivery.LeaseUntil, r)
+	fmt.Println("taken over for attempt", cs[0].Delivery.Attempts)
+	err := s.Record(ctx, id, lost[0].Token, webhook.Result{})
+	fmt.Println("old holder:", errors.Is(err, webhook.ErrClaimLost))
+	log, _ := s.Attempts(ctx, id)
+	for _, a := range log {
+		fmt.Printf("attempt %d: status %d, interrupted %v\n", a.Number, a.StatusCode,
+			a.Interrupted)
+	}
+	// Output:
+	// claimed attempt 1
+	// next attempt in 1s
+	// taken over for attempt 3
+	// old holder: true
+	// attempt 1: status 503, interrupted false
+	// attempt 2: status 0, interrupted true
 }

@@ -40,8 +40,25 @@
 //     share a server between them. The concurrency subtest runs eight
 //     goroutines on one store, with a few hundred operations, so that it
 //     stays quick on a database under -race.
-//   - No subtest sleeps or reads the clock: every time passed as now is a
-//     fixed time in January 2026.
+//   - No subtest sleeps or reads the clock: every time it passes is fixed,
+//     around 15 January 2026.
+//
+// # Points the suite pins down
+//
+// Some of what it checks follows from the contract without being spelled
+// out on the interface:
+//
+//   - Insert keeps the ID it is given (the Dispatcher makes IDs) and
+//     returns it.
+//   - A delivery is due at its NextAttemptAt exactly, and an expired claim
+//     may be taken over at its LeaseUntil exactly, since NextDue reports
+//     those times as when Claim could return it.
+//   - A lease that has expired still holds until a Claim takes the delivery
+//     over: its token can record the outcome until then.
+//   - A purged delivery's idempotency key is free again, as
+//     [webhook.WithIdempotencyKey] says.
+//   - A claim is refused with ErrClaimLost once it was recorded or released,
+//     and a token works only for the delivery it was given for.
 //
 // The suite checks what the contract promises and nothing incidental: it
 // does not look at the format of tokens, the text of errors (only which
