@@ -27,17 +27,20 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	storeKind := flag.String("store", "sqlite", "where deliveries are kept: sqlite or memory")
-	dbPath := flag.String("db", "", "SQLite file (default: quickstart.db in a new temp dir)")
-	verbose := flag.Bool("v", false, "print the Dispatcher's log lines")
-	flag.Parse()
+func run(args []string) error {
+	flags := flag.NewFlagSet("quickstart", flag.ContinueOnError)
+	storeKind := flags.String("store", "sqlite", "where deliveries are kept: sqlite or memory")
+	dbPath := flags.String("db", "", "SQLite file (default: quickstart.db in a new temp dir)")
+	verbose := flags.Bool("v", false, "print the Dispatcher's log lines")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
 
 	// The customer's endpoint, on loopback: it answers 503 to the first try
 	// of the failed event and 200 to everything else. webhooktest's
