@@ -532,3 +532,73 @@ func FuzzGuardDial(f *testing.F) {
 		}
 	})
 }
+
+// TestDispatcherGuard runs the guard inside a Dispatcher: a name that
+// resolves only to refused addresses fails its delivery at once, a name
+// with both kinds reaches only the allowed one, and a refused literal is
+// refused at Send with nothing stored. The allowed address is really
+// dialed on a loopback server.
+func TestDispatcherGuard(t *testing.T) {
+	t.Parallel()
+	srv, hits := loopbackServer(t)
+	store := NewMemoryStore()
+	outcomes := make(chan Delivery, 10)
+	d, err := New(Config{Store: store, AllowHTTP: true,
+		OnAttempt: func(del Delivery, _ Attempt) { outcomes <- del }})
+	require.NoError(t, err)
+
+	fn := newFakeNet(map[string][]string{
+		"evil.example":  {"127.0.0.1", "::1"},
+		"mixed.example": {"10.0.0.1", "93.184.216.34"},
+	})
+	var loopback net.Dialer
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		fn.mu.Lock()
+		fn.dialed = append(fn.dialed, address)
+		fn.mu.Unlock()
+		return loopback.DialContext(ctx, "tcp", srv.Listener.Addr().String())
+	}
+	d.client, err = buildClient(d.cfg, d.policy, fn.lookup, dial)
+	require.NoError(t, err)
+	require.NoError(t, d.Start())
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, d.StopAndCancel(ctx))
+	}()
+	next := func() Delivery {
+		select {
+		case del := <-outcomes:
+			return del
+		case <-time.After(10 * time.Second):
+			t.Fatal("no outcome within 10 s")
+			return Delivery{}
+		}
+	}
+	e, err := Completed("p-1", "https://assets.example/v.mp4", time.Time{})
+	require.NoError(t, err)
+
+	_, err = d.Send(context.Background(), "http://evil.example/hook?token=s3cr3t", e)
+	require.NoError(t, err)
+	del := next()
+	require.Equal(t, StatusFailed, del.Status)
+	require.Equal(t, 1, del.Attempts)
+	require.Contains(t, del.LastError, "address refused: host evil.example resolves only to "+
+		"refused addresses: 127.0.0.1 (loopback), ::1 (loopback)")
+	require.NotContains(t, del.LastError, "s3cr3t")
+	require.Empty(t, fn.dialedAddrs())
+
+	_, err = d.Send(context.Background(), "http://mixed.example:8080/hook", e)
+	require.NoError(t, err)
+	del = next()
+	require.Equal(t, StatusDelivered, del.Status)
+	require.Equal(t, []string{"93.184.216.34:8080"}, fn.dialedAddrs())
+	require.Equal(t, int32(1), hits.Load())
+
+	_, err = d.Send(context.Background(), srv.URL+"/hook", e)
+	require.ErrorIs(t, err, ErrInvalidURL)
+	require.ErrorIs(t, err, ErrAddressRefused)
+	all, err := store.List(context.Background(), Filter{})
+	require.NoError(t, err)
+	require.Len(t, all, 2)
+}
