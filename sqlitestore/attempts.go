@@ -9,12 +9,12 @@ import (
 	"github.com/stratakit/webhook"
 )
 
-// insertAttempt appends one entry to a delivery's attempt log. Its
+// qInsertAttempt appends one entry to a delivery's attempt log. Its
 // arguments: delivery ID, number, started at, duration in nanoseconds,
 // status code, response body, error, interrupted.
-const insertAttempt = `INSERT INTO attempts (delivery_id, number, started_at,
+var qInsertAttempt = writeQuery(`INSERT INTO attempts (delivery_id, number, started_at,
 		duration_ns, status_code, response_body, error, interrupted)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 
 // Attempts returns the attempt log of delivery id in attempt order, or an
 // error wrapping [webhook.ErrNotFound]. A delivery with no attempt yet has

@@ -54,7 +54,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest
 	}
 
 	var claims []webhook.Claim
-	err = s.w.do(ctx, func(tx *sql.Tx) error {
+	err = s.w.do(ctx, func(tx *wtx) error {
 		claims = claims[:0]
 		c, err := claimIn(tx, now, r, string(skipJSON))
 		claims = c
@@ -69,10 +69,10 @@ func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest
 	return claims, nil
 }
 
-// dueQuery selects the due deliveries in due order: the unclaimed ones due
-// by now, and the claimed ones whose lease ran out by now. Each half reads
-// its own partial index in order, and SQLite merges them.
-const dueQuery = `
+// qDue selects the due deliveries in due order: the unclaimed ones due by
+// now, and the claimed ones whose lease ran out by now. Each half reads its
+// own partial index, and SQLite merges them.
+var qDue = writeQuery(`
 	SELECT ` + deliveryColumns + `, 0 AS held, claimed_at
 	FROM deliveries
 	WHERE status = 'pending' AND claim_token IS NULL AND next_attempt_at <= ?1
@@ -83,7 +83,28 @@ const dueQuery = `
 	WHERE status = 'pending' AND claim_token IS NOT NULL AND lease_until <= ?1
 		AND host NOT IN (SELECT value FROM json_each(?2))
 	ORDER BY next_attempt_at, id
-	LIMIT ?3`
+	LIMIT ?3`)
+
+// The statements of Claim, Extend, Release and Record.
+var (
+	qClaim = writeQuery(`UPDATE deliveries SET attempts = ?, claim_token = ?,
+			claimed_at = ?, lease_until = ?, last_error = ?
+		WHERE id = ?`)
+	qFailTakenOver = writeQuery(`UPDATE deliveries SET status = 'failed',
+			finished_at = ?, last_error = ?, claim_token = NULL,
+			claimed_at = ?, lease_until = ?
+		WHERE id = ?`)
+	qExtend  = writeQuery(`UPDATE deliveries SET lease_until = ? WHERE ` + heldBy)
+	qRelease = writeQuery(`UPDATE deliveries SET attempts = attempts - 1,
+			claim_token = NULL, claimed_at = ?, lease_until = ?
+		WHERE ` + heldBy)
+	qHeld   = writeQuery(`SELECT 1 FROM deliveries WHERE ` + heldBy)
+	qRecord = writeQuery(`UPDATE deliveries SET status = ?,
+			next_attempt_at = coalesce(?, next_attempt_at),
+			finished_at = ?, last_error = ?,
+			claim_token = NULL, claimed_at = ?, lease_until = ?
+		WHERE id = ?`)
+)
 
 // due is a row of dueQuery.
 type due struct {
@@ -93,7 +114,7 @@ type due struct {
 }
 
 // claimIn does Claim's work inside tx.
-func claimIn(tx *sql.Tx, now time.Time, r webhook.ClaimRequest, skip string) (
+func claimIn(tx *wtx, now time.Time, r webhook.ClaimRequest, skip string) (
 	[]webhook.Claim, error) {
 	nowN := encodeTime(now)
 	leaseUntil := now.Add(r.Lease)
@@ -114,18 +135,14 @@ func claimIn(tx *sql.Tx, now time.Time, r webhook.ClaimRequest, skip string) (
 			d := row.d
 			if row.held {
 				// The holder's lease ran out: its attempt counts as made.
-				_, err := tx.Exec(insertAttempt, d.ID, d.Attempts, row.claimedAt,
+				_, err := tx.Exec(qInsertAttempt, d.ID, d.Attempts, row.claimedAt,
 					int64(now.Sub(decodeTime(row.claimedAt))), 0, nil, InterruptedError, 1)
 				if err != nil {
 					return nil, fmt.Errorf("webhook: sqlitestore: claim: log interrupted "+
 						"attempt of %s: %w", d.ID, err)
 				}
 				if r.MaxAttempts > 0 && d.Attempts >= r.MaxAttempts {
-					_, err := tx.Exec(`UPDATE deliveries SET status = 'failed',
-							finished_at = ?, last_error = ?, claim_token = NULL,
-							claimed_at = ?, lease_until = ?
-						WHERE id = ?`,
-						nowN, InterruptedError, zeroTime, zeroTime, d.ID)
+					_, err := tx.Exec(qFailTakenOver, nowN, InterruptedError, zeroTime, zeroTime, d.ID)
 					if err != nil {
 						return nil, fmt.Errorf("webhook: sqlitestore: claim: fail %s: %w",
 							d.ID, err)
@@ -139,10 +156,7 @@ func claimIn(tx *sql.Tx, now time.Time, r webhook.ClaimRequest, skip string) (
 			token := rand.Text()
 			d.Attempts++
 			d.LeaseUntil = decodeTime(encodeTime(leaseUntil))
-			_, err := tx.Exec(`UPDATE deliveries SET attempts = ?, claim_token = ?,
-					claimed_at = ?, lease_until = ?, last_error = ?
-				WHERE id = ?`,
-				d.Attempts, token, nowN, encodeTime(leaseUntil), d.LastError, d.ID)
+			_, err := tx.Exec(qClaim, d.Attempts, token, nowN, encodeTime(leaseUntil), d.LastError, d.ID)
 			if err != nil {
 				return nil, fmt.Errorf("webhook: sqlitestore: claim %s: %w", d.ID, err)
 			}
@@ -157,8 +171,8 @@ func claimIn(tx *sql.Tx, now time.Time, r webhook.ClaimRequest, skip string) (
 }
 
 // readDue reads up to limit rows of dueQuery.
-func readDue(tx *sql.Tx, now int64, skip string, limit int) ([]due, error) {
-	rows, err := tx.Query(dueQuery, now, skip, limit)
+func readDue(tx *wtx, now int64, skip string, limit int) ([]due, error) {
+	rows, err := tx.Query(qDue, now, skip, limit)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: sqlitestore: claim: select due: %w", err)
 	}
@@ -193,9 +207,8 @@ func (s *Store) Extend(ctx context.Context, id, token string, until time.Time) e
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	return s.w.do(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE deliveries SET lease_until = ? WHERE `+heldBy,
-			encodeTime(until), id, token)
+	return s.w.do(ctx, func(tx *wtx) error {
+		res, err := tx.Exec(qExtend, encodeTime(until), id, token)
 		return checkHeld(res, err, "extend claim on", id)
 	})
 }
@@ -208,10 +221,8 @@ func (s *Store) Release(ctx context.Context, id, token string) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	return s.w.do(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE deliveries SET attempts = attempts - 1,
-				claim_token = NULL, claimed_at = ?, lease_until = ?
-			WHERE `+heldBy, zeroTime, zeroTime, id, token)
+	return s.w.do(ctx, func(tx *wtx) error {
+		res, err := tx.Exec(qRelease, zeroTime, zeroTime, id, token)
 		return checkHeld(res, err, "release claim on", id)
 	})
 }
@@ -260,10 +271,10 @@ func (s *Store) Record(ctx context.Context, id, token string, r webhook.Result) 
 		next, finished = sql.NullInt64{Int64: encodeTime(r.NextAttemptAt), Valid: true}, zeroTime
 	}
 
-	return s.w.do(ctx, func(tx *sql.Tx) error {
+	return s.w.do(ctx, func(tx *wtx) error {
 		const op = "record outcome of"
 		var one int
-		err := tx.QueryRow(`SELECT 1 FROM deliveries WHERE `+heldBy, id, token).Scan(&one)
+		err := tx.QueryRow(qHeld, id, token).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return claimLost(op, id)
 		}
@@ -271,17 +282,12 @@ func (s *Store) Record(ctx context.Context, id, token string, r webhook.Result) 
 			return fmt.Errorf("webhook: sqlitestore: %s %s: %w", op, id, err)
 		}
 
-		_, err = tx.Exec(insertAttempt, id, a.Number, encodeTime(a.StartedAt),
+		_, err = tx.Exec(qInsertAttempt, id, a.Number, encodeTime(a.StartedAt),
 			int64(a.Duration), a.StatusCode, body, a.Error, a.Interrupted)
 		if err != nil {
 			return fmt.Errorf("webhook: sqlitestore: %s %s: log attempt: %w", op, id, err)
 		}
-		_, err = tx.Exec(`UPDATE deliveries SET status = ?,
-				next_attempt_at = coalesce(?, next_attempt_at),
-				finished_at = ?, last_error = ?,
-				claim_token = NULL, claimed_at = ?, lease_until = ?
-			WHERE id = ?`,
-			string(r.Status), next, finished, r.LastError, zeroTime, zeroTime, id)
+		_, err = tx.Exec(qRecord, string(r.Status), next, finished, r.LastError, zeroTime, zeroTime, id)
 		if err != nil {
 			return fmt.Errorf("webhook: sqlitestore: %s %s: %w", op, id, err)
 		}

@@ -14,6 +14,22 @@ import (
 // This file holds the methods that store, read, list and purge
 // deliveries. Claims and outcomes are in claims.go.
 
+// The statements of Insert and Purge.
+var (
+	qInsert = writeQuery(`INSERT INTO deliveries (` + deliveryColumns + `,
+			claim_token, claimed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, NULL, ?)
+		ON CONFLICT (idempotency_key) DO NOTHING`)
+	qByKey = writeQuery(`SELECT id FROM deliveries WHERE idempotency_key = ?`)
+
+	qPurgeAttempts = writeQuery(`DELETE FROM attempts WHERE delivery_id IN
+		(SELECT id FROM deliveries WHERE ` + finishedBefore + `)`)
+	qPurgeDeliveries = writeQuery(`DELETE FROM deliveries WHERE ` + finishedBefore)
+)
+
+// finishedBefore is the condition of Purge.
+const finishedBefore = `status <> 'pending' AND finished_at < ?`
+
 // Insert stores d as a new pending delivery and returns its ID; see
 // [webhook.Store.Insert]. d.ID must be set (the Dispatcher sets it). The
 // delivery is stored unclaimed, whatever d's Status, LeaseUntil and
@@ -29,12 +45,8 @@ func (s *Store) Insert(ctx context.Context, d webhook.Delivery) (string, error) 
 	}
 
 	var id string
-	err := s.w.do(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`INSERT INTO deliveries (`+deliveryColumns+`,
-				claim_token, claimed_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, NULL, ?)
-			ON CONFLICT (idempotency_key) DO NOTHING`,
-			d.ID, nullString(d.IdempotencyKey), d.URL, d.Host, string(d.EventType),
+	err := s.w.do(ctx, func(tx *wtx) error {
+		res, err := tx.Exec(qInsert, d.ID, nullString(d.IdempotencyKey), d.URL, d.Host, string(d.EventType),
 			d.ProductionID, d.Body, d.SecretKey, d.Attempts, encodeTime(d.NextAttemptAt),
 			zeroTime, d.LastError, encodeTime(d.CreatedAt), zeroTime, zeroTime)
 		if err != nil {
@@ -48,8 +60,7 @@ func (s *Store) Insert(ctx context.Context, d webhook.Delivery) (string, error) 
 		}
 
 		// The idempotency key is taken: answer with its delivery.
-		err = tx.QueryRow(`SELECT id FROM deliveries WHERE idempotency_key = ?`,
-			d.IdempotencyKey).Scan(&id)
+		err = tx.QueryRow(qByKey, d.IdempotencyKey).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("webhook: sqlitestore: insert delivery %s: look up "+
 				"idempotency key: %w", d.ID, err)
@@ -151,14 +162,12 @@ func (s *Store) Purge(ctx context.Context, finishedBefore time.Time) (int, error
 	}
 	var n int64
 	before := encodeTime(finishedBefore)
-	err := s.w.do(ctx, func(tx *sql.Tx) error {
-		const finished = `status <> 'pending' AND finished_at < ?`
-		_, err := tx.Exec(`DELETE FROM attempts WHERE delivery_id IN
-			(SELECT id FROM deliveries WHERE `+finished+`)`, before)
+	err := s.w.do(ctx, func(tx *wtx) error {
+		_, err := tx.Exec(qPurgeAttempts, before)
 		if err != nil {
 			return fmt.Errorf("webhook: sqlitestore: purge attempts: %w", err)
 		}
-		res, err := tx.Exec(`DELETE FROM deliveries WHERE `+finished, before)
+		res, err := tx.Exec(qPurgeDeliveries, before)
 		if err != nil {
 			return fmt.Errorf("webhook: sqlitestore: purge deliveries: %w", err)
 		}

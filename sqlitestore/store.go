@@ -68,6 +68,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	wq := cloneValues(common)
 	wq.Set("_journal_mode", "WAL")
 	wq.Set("_txlock", "immediate")
+	// The savepoint around each write of a batch keeps the pages it
+	// changes in a sub-journal: in memory, not in a temporary file.
+	wq.Add("_pragma", "temp_store(memory)")
 	writeDB, err := sql.Open("sqlite", uri+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("webhook: sqlitestore: open %s: %w", path, err)
@@ -90,8 +93,13 @@ func Open(path string, opts ...Option) (*Store, error) {
 	readDB.SetMaxOpenConns(o.readConns)
 	readDB.SetMaxIdleConns(o.readConns)
 
-	s := &Store{w: newWriter(writeDB, o.maxBatch), writeDB: writeDB, readDB: readDB}
-	go s.w.run()
+	w, err := newWriter(writeDB, o.maxBatch)
+	if err != nil {
+		_ = errors.Join(readDB.Close(), writeDB.Close())
+		return nil, fmt.Errorf("webhook: sqlitestore: open %s: %w", path, err)
+	}
+	s := &Store{w: w, writeDB: writeDB, readDB: readDB}
+	go w.run()
 	return s, nil
 }
 

@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"testing"
 
@@ -13,7 +12,7 @@ import (
 // insertOp returns an op that inserts delivery id and then fails with
 // fail, if set.
 func insertOp(id string, fail error) *writeOp {
-	return &writeOp{done: make(chan error, 1), fn: func(tx *sql.Tx) error {
+	return &writeOp{done: make(chan error, 1), fn: func(tx *wtx) error {
 		d := newDelivery(id, t0)
 		_, err := tx.Exec(`INSERT INTO deliveries (`+deliveryColumns+`,
 				claim_token, claimed_at)
@@ -30,7 +29,7 @@ func insertOp(id string, fail error) *writeOp {
 func TestBatchUndoesOnlyTheFailedWrite(t *testing.T) {
 	t.Parallel()
 	s, _ := openTemp(t)
-	s.w.stop() // drive commit by hand; Close copes with a stopped writer
+	// Drive commit by hand, beside the idle writer loop.
 
 	boom := errors.New("boom")
 	cancelled := insertOp("cancelled", nil)
@@ -76,7 +75,6 @@ func TestBatchUndoesOnlyTheFailedWrite(t *testing.T) {
 func TestLoneFailedWriteIsRolledBack(t *testing.T) {
 	t.Parallel()
 	s, _ := openTemp(t)
-	s.w.stop()
 
 	boom := errors.New("boom")
 	op := insertOp("a", boom)
@@ -99,7 +97,7 @@ func TestWriteWaitingForTheWriterCanBeCancelled(t *testing.T) {
 	held, release := make(chan struct{}), make(chan struct{})
 	holdErr := make(chan error, 1)
 	go func() {
-		holdErr <- s.w.do(context.Background(), func(*sql.Tx) error {
+		holdErr <- s.w.do(context.Background(), func(*wtx) error {
 			close(held)
 			<-release
 			return nil
@@ -111,13 +109,13 @@ func TestWriteWaitingForTheWriterCanBeCancelled(t *testing.T) {
 	ran := false
 	errc := make(chan error, 1)
 	go func() {
-		errc <- s.w.do(ctx, func(*sql.Tx) error { ran = true; return nil })
+		errc <- s.w.do(ctx, func(*wtx) error { ran = true; return nil })
 	}()
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
 
 	close(release)
 	require.NoError(t, <-holdErr)
-	require.NoError(t, s.w.do(context.Background(), func(*sql.Tx) error { return nil }))
+	require.NoError(t, s.w.do(context.Background(), func(*wtx) error { return nil }))
 	require.False(t, ran)
 }
