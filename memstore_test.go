@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,15 +29,17 @@ var memBase = time.Date(2026, time.January, 15, 10, 30, 0, 0, time.UTC)
 // memDelivery returns a pending delivery like the Dispatcher builds, with
 // a body of about 300 bytes, to host number host.
 func memDelivery(n, host int) webhook.Delivery {
-	production := fmt.Sprintf("550e8400-e29b-41d4-a716-%012d", n)
-	body := fmt.Sprintf(`{"event":"production.completed","timestamp":"2026-01-15T10:30:00Z",`+
-		`"data":{"production_id":%q,"status":"completed","output_url":`+
-		`"https://assets.example.com/renders/%s/video.mp4?X-Amz-Signature=%064d",`+
-		`"error":null}}`, production, production, n)
+	num := strconv.Itoa(n)
+	production := "550e8400-e29b-41d4-a716-" + strings.Repeat("0", 12-len(num)) + num
+	hostname := "hooks-" + strconv.Itoa(host) + ".example.com"
+	body := `{"event":"production.completed","timestamp":"2026-01-15T10:30:00Z",` +
+		`"data":{"production_id":"` + production + `","status":"completed","output_url":` +
+		`"https://assets.example.com/renders/` + production + `/video.mp4?X-Amz-Signature=` +
+		strings.Repeat("0", 64-len(num)) + num + `","error":null}}`
 	return webhook.Delivery{
-		ID:            fmt.Sprintf("msg_%026d", n),
-		URL:           fmt.Sprintf("https://hooks-%d.example.com/webhooks/stratakit", host),
-		Host:          fmt.Sprintf("hooks-%d.example.com:443", host),
+		ID:            "msg_" + strings.Repeat("0", 26-len(num)) + num,
+		URL:           "https://" + hostname + "/webhooks/stratakit",
+		Host:          hostname + ":443",
 		EventType:     webhook.ProductionCompleted,
 		ProductionID:  production,
 		Body:          []byte(body),
@@ -120,6 +123,7 @@ func TestMemoryStoreClaimModel(t *testing.T) {
 	held := map[string]webhook.Claim{}
 	now := memBase
 	inserted := 0
+	var pending []webhook.Delivery // as of the end of the last step
 
 	for step := range 2000 {
 		switch op := rng.IntN(10); {
@@ -139,10 +143,9 @@ func TestMemoryStoreClaimModel(t *testing.T) {
 			}
 			r := webhook.ClaimRequest{Limit: 1 + rng.IntN(4), Lease: 30 * time.Second,
 				MaxAttempts: 3, SkipHosts: skip}
-			before := memPending(t, s)
 			cs, err := s.Claim(ctx, now, r)
 			require.NoError(t, err)
-			memCheckClaim(t, step, before, cs, now, r)
+			memCheckClaim(t, step, pending, cs, now, r)
 			for _, c := range cs {
 				held[c.Delivery.ID] = c
 			}
@@ -187,7 +190,7 @@ func TestMemoryStoreClaimModel(t *testing.T) {
 		}
 
 		// NextDue is the earliest available time among pending deliveries.
-		pending := memPending(t, s)
+		pending = memPending(t, s)
 		at, ok, err := s.NextDue(ctx)
 		require.NoError(t, err)
 		require.Equal(t, len(pending) > 0, ok, "step %d", step)
