@@ -77,6 +77,7 @@ func guardTransport(c Config, rt http.RoundTripper, p *policy, lookup lookupFunc
 	case nil:
 		t = &http.Transport{
 			ForceAttemptHTTP2:     true,
+			DisableCompression:    true, // no Accept-Encoding: gzip added to the wire
 			MaxIdleConns:          c.Workers * 2,
 			MaxIdleConnsPerHost:   c.PerHostLimit,
 			IdleConnTimeout:       90 * time.Second,

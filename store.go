@@ -183,10 +183,11 @@ type Filter struct {
 // ctx bounds the call only. A call whose ctx is done returns an error
 // wrapping ctx.Err() and has no effect.
 type Store interface {
-	// Insert stores a new pending delivery and returns its ID. If d has an
-	// IdempotencyKey already held by a stored delivery, nothing is stored
-	// and that delivery's ID is returned. When Insert returns nil the
-	// delivery is as durable as the store can make it.
+	// Insert stores a new pending delivery under d.ID, which the caller
+	// chose (the Dispatcher makes a random one), and returns that ID. If d
+	// has an IdempotencyKey already held by a stored delivery, nothing is
+	// stored and that delivery's ID is returned. When Insert returns nil
+	// the delivery is as durable as the store can make it.
 	Insert(ctx context.Context, d Delivery) (id string, err error)
 
 	// Get returns the delivery with the given ID, or an error wrapping

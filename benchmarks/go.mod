@@ -7,6 +7,7 @@ require (
 	github.com/stratakit/webhook v0.0.0
 	github.com/stratakit/webhook/pgstore v0.0.0
 	github.com/stratakit/webhook/sqlitestore v0.0.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (
