@@ -37,7 +37,7 @@ type outcome struct {
 // It runs in its own goroutine, one of at most Config.Workers.
 func (d *Dispatcher) attempt(c Claim) {
 	del := c.Delivery
-	defer d.unreserve(del.Host)
+	defer d.unreserve(del)
 
 	n := del.Attempts
 	start := d.clock.Now()

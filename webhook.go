@@ -34,9 +34,10 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	state    dispatcherState
-	busy     int            // attempts in flight
-	perHost  map[string]int // attempts in flight by host key
-	attempts sync.WaitGroup // one per attempt in flight
+	busy     int             // attempts in flight
+	perHost  map[string]int  // attempts in flight by host key
+	inFlight map[string]bool // IDs of the deliveries being attempted
+	attempts sync.WaitGroup  // one per attempt in flight
 
 	wake chan struct{} // pokes the loop; buffered, never blocks
 	quit chan struct{} // closed when stopping: claim nothing more
@@ -80,6 +81,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		log:         cfg.Logger,
 		maxAttempts: maxAttempts,
 		perHost:     make(map[string]int),
+		inFlight:    make(map[string]bool),
 		wake:        make(chan struct{}, 1),
 		quit:        make(chan struct{}),
 		done:        make(chan struct{}),
@@ -321,7 +323,7 @@ func (d *Dispatcher) claimDue(now time.Time) (started, asked int, skipped bool) 
 	}
 
 	for _, c := range claims {
-		if d.reserve(c.Delivery.Host) {
+		if d.reserve(c.Delivery) {
 			started++
 			go d.attempt(c)
 			continue
@@ -333,28 +335,34 @@ func (d *Dispatcher) claimDue(now time.Time) (started, asked int, skipped bool) 
 	return started, free, skipped || len(skip) > 0
 }
 
-// reserve counts an attempt to host as in flight, unless the Dispatcher is
-// stopping or host is at its cap.
-func (d *Dispatcher) reserve(host string) bool {
+// reserve counts an attempt of del as in flight, unless the Dispatcher is
+// stopping, del's host is at its cap, or del is being attempted already.
+// The last happens only when the clock jumps past a lease while an attempt
+// runs (a fake clock advanced far): the store then hands the delivery out
+// again, and it is released rather than attempted twice at once.
+func (d *Dispatcher) reserve(del Delivery) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.state != stateRunning || d.perHost[host] >= d.cfg.PerHostLimit {
+	if d.state != stateRunning || d.perHost[del.Host] >= d.cfg.PerHostLimit ||
+		d.inFlight[del.ID] {
 		return false
 	}
 	d.busy++
-	d.perHost[host]++
+	d.perHost[del.Host]++
+	d.inFlight[del.ID] = true
 	d.attempts.Add(1)
 	return true
 }
 
 // unreserve undoes reserve once an attempt has finished, and pokes the loop:
 // a worker and a host slot are free.
-func (d *Dispatcher) unreserve(host string) {
+func (d *Dispatcher) unreserve(del Delivery) {
 	d.mu.Lock()
 	d.busy--
-	if d.perHost[host]--; d.perHost[host] <= 0 {
-		delete(d.perHost, host)
+	if d.perHost[del.Host]--; d.perHost[del.Host] <= 0 {
+		delete(d.perHost, del.Host)
 	}
+	delete(d.inFlight, del.ID)
 	d.mu.Unlock()
 	d.attempts.Done()
 	d.poke()
