@@ -15,10 +15,15 @@ import (
 // This file holds the claim protocol: Claim (with the takeover of expired
 // claims), Extend, Release, Record and NextDue.
 
-// InterruptedError is the Error of the attempt log entry that Claim writes
-// for an attempt whose claim expired before an outcome was recorded, and
-// the LastError of a delivery failed that way.
-const InterruptedError = "attempt interrupted: its claim expired before an outcome was recorded"
+// Texts Claim stores on a takeover: the Error of the interrupted attempt's
+// log entry (and the delivery's LastError), and the LastError of a
+// delivery failed because that attempt was its last. The module's other
+// stores use the same.
+const (
+	interruptedError = "interrupted: the claim expired before an outcome was recorded"
+	lastInterrupted  = "the last attempt was interrupted: its claim expired " +
+		"before an outcome was recorded"
+)
 
 // Claim claims up to r.Limit due deliveries, earliest NextAttemptAt first
 // (ties by ID), skipping the hosts in r.SkipHosts; see
@@ -26,8 +31,12 @@ const InterruptedError = "attempt interrupted: its claim expired before an outco
 // taken over: its unfinished attempt is logged as interrupted, and the
 // delivery is claimed again or, when that attempt was its
 // r.MaxAttempts-th, finished as failed (such a delivery is not among those
-// returned and does not count towards r.Limit). A MaxAttempts of zero sets
-// no such limit. r.Limit must be at least 1 and r.Lease positive.
+// returned and does not count towards r.Limit). A MaxAttempts of zero or
+// less sets no such limit. r.Limit must be at least 1 and r.Lease
+// positive.
+//
+// The interrupted attempt is logged with StartedAt at its claim, Duration
+// up to the end of its lease, and no reply.
 func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest) (
 	[]webhook.Claim, error) {
 	switch {
@@ -37,9 +46,6 @@ func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest
 	case r.Lease <= 0:
 		return nil, fmt.Errorf("webhook: sqlitestore: claim: ClaimRequest.Lease: %v is not "+
 			"positive", r.Lease)
-	case r.MaxAttempts < 0:
-		return nil, fmt.Errorf("webhook: sqlitestore: claim: ClaimRequest.MaxAttempts: %d "+
-			"is negative", r.MaxAttempts)
 	}
 	if s.closed.Load() {
 		return nil, ErrClosed
@@ -135,14 +141,16 @@ func claimIn(tx *wtx, now time.Time, r webhook.ClaimRequest, skip string) (
 			d := row.d
 			if row.held {
 				// The holder's lease ran out: its attempt counts as made.
+				ran := max(d.LeaseUntil.Sub(decodeTime(row.claimedAt)), 0)
 				_, err := tx.Exec(qInsertAttempt, d.ID, d.Attempts, row.claimedAt,
-					int64(now.Sub(decodeTime(row.claimedAt))), 0, nil, InterruptedError, 1)
+					int64(ran), 0, nil, interruptedError, true)
 				if err != nil {
 					return nil, fmt.Errorf("webhook: sqlitestore: claim: log interrupted "+
 						"attempt of %s: %w", d.ID, err)
 				}
 				if r.MaxAttempts > 0 && d.Attempts >= r.MaxAttempts {
-					_, err := tx.Exec(qFailTakenOver, nowN, InterruptedError, zeroTime, zeroTime, d.ID)
+					_, err := tx.Exec(qFailTakenOver, nowN, lastInterrupted, zeroTime,
+						zeroTime, d.ID)
 					if err != nil {
 						return nil, fmt.Errorf("webhook: sqlitestore: claim: fail %s: %w",
 							d.ID, err)
@@ -150,7 +158,7 @@ func claimIn(tx *wtx, now time.Time, r webhook.ClaimRequest, skip string) (
 					failed++
 					continue
 				}
-				d.LastError = InterruptedError
+				d.LastError = interruptedError
 			}
 
 			token := rand.Text()

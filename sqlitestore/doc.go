@@ -37,8 +37,10 @@
 // [SynchronousNormal] relaxes that, for speed, to surviving a crash of the
 // process only; durability is never relaxed unless asked for.
 //
-// Times are stored as nanoseconds since the Unix epoch, UTC, and read back
-// exactly, in UTC.
+// Times are stored as nanoseconds since the Unix epoch and read back
+// exactly, in UTC. Times outside the years 1678 to 2262 (beyond int64
+// nanoseconds) are clamped to that range: they keep their order, not their
+// value. The zero time stays zero.
 //
 // # Group commit
 //

@@ -319,9 +319,8 @@ func TestClaimRefusesBadRequest(t *testing.T) {
 		r    webhook.ClaimRequest
 		want string
 	}{
-		"limit":        {r: webhook.ClaimRequest{Limit: 0, Lease: time.Minute}, want: "Limit"},
-		"lease":        {r: webhook.ClaimRequest{Limit: 1}, want: "Lease"},
-		"max attempts": {r: webhook.ClaimRequest{Limit: 1, Lease: 1, MaxAttempts: -1}, want: "MaxAttempts"},
+		"limit": {r: webhook.ClaimRequest{Limit: 0, Lease: time.Minute}, want: "Limit"},
+		"lease": {r: webhook.ClaimRequest{Limit: 1}, want: "Lease"},
 	}
 	for name, tc := range tests {
 		_, err := s.Claim(context.Background(), t0, tc.r)
@@ -439,13 +438,13 @@ func TestTakeoverOfExpiredClaim(t *testing.T) {
 	taken := claimOne(t, s, lease, 6)
 	require.Equal(t, 2, taken.Delivery.Attempts)
 	require.NotEqual(t, old.Token, taken.Token)
-	require.Equal(t, InterruptedError, taken.Delivery.LastError)
+	require.Equal(t, interruptedError, taken.Delivery.LastError)
 
 	attempts, err := s.Attempts(ctx, "d0")
 	require.NoError(t, err)
 	require.Equal(t, []webhook.Attempt{{
 		Number: 1, StartedAt: t0, Duration: lease.Sub(t0),
-		Error: InterruptedError, Interrupted: true,
+		Error: interruptedError, Interrupted: true,
 	}}, attempts)
 
 	// The old holder is refused everywhere, and its Record changes nothing.
@@ -500,7 +499,7 @@ func TestTakeoverOfLastAttemptFails(t *testing.T) {
 	require.Equal(t, 2, d.Attempts)
 	require.Equal(t, now, d.FinishedAt)
 	require.True(t, d.LeaseUntil.IsZero())
-	require.Equal(t, InterruptedError, d.LastError)
+	require.Equal(t, lastInterrupted, d.LastError)
 	require.Error(t, d.Err())
 
 	attempts, err := s.Attempts(ctx, "d0")
@@ -805,4 +804,25 @@ func TestClosedStore(t *testing.T) {
 	require.ErrorIs(t, err, ErrClosed)
 	_, _, err = s.NextDue(ctx)
 	require.ErrorIs(t, err, ErrClosed)
+}
+
+func TestTakeoverWithoutMaxAttemptsNeverFails(t *testing.T) {
+	t.Parallel()
+	s, _ := openTemp(t)
+	insertN(t, s, 1)
+
+	now := t0
+	for want := 1; want <= 8; want++ {
+		c := claimOne(t, s, now, 0)
+		require.Equal(t, want, c.Delivery.Attempts)
+		now = c.Delivery.LeaseUntil
+	}
+	attempts, err := s.Attempts(context.Background(), "d0")
+	require.NoError(t, err)
+	require.Len(t, attempts, 7)
+	for i, a := range attempts {
+		require.Equal(t, i+1, a.Number)
+		require.True(t, a.Interrupted)
+		require.Equal(t, time.Minute, a.Duration)
+	}
 }
