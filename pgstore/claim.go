@@ -86,19 +86,20 @@ func (s *Store) Extend(ctx context.Context, id, token string, until time.Time) e
 	return nil
 }
 
-// Release implements [webhook.Store]. It notifies the listening stores,
-// so another dispatcher picks the delivery up at once.
+// Release implements [webhook.Store]. The listening stores are then
+// notified, so another dispatcher may pick the delivery up at once.
 func (s *Store) Release(ctx context.Context, id, token string) error {
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "release", err)
 	}
-	tag, err := s.pool.Exec(ctx, s.q.release, id, token, s.n.channel)
+	tag, err := s.pool.Exec(ctx, s.q.release, id, token)
 	if err != nil {
 		return fail(ctx, "release", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return claimLost("release", id)
 	}
+	s.notifyLater()
 	return nil
 }
 

@@ -17,11 +17,11 @@ const (
 	closeTimeout   = 5 * time.Second
 )
 
-// Wake implements [webhook.Waker]: the channel receives when another
-// store, in this process or another, inserted or released a delivery on
-// the same tables, and after the listener reconnected, since notices sent
-// while it was away are lost. Receives are coalesced: the channel holds at
-// most one. With Options.DisableListen it never receives.
+// Wake implements [webhook.Waker]: the channel receives when a store on
+// the same tables, in this process or another, inserted or released a
+// delivery, and after the listener reconnected, since notices sent while
+// it was away are lost. Receives are coalesced: the channel holds at most
+// one. With Options.DisableListen it never receives.
 func (s *Store) Wake() <-chan struct{} { return s.wake }
 
 // signal wakes the Dispatcher without ever blocking.
@@ -52,7 +52,6 @@ func (s *Store) connectListener(ctx context.Context) (*pgx.Conn, error) {
 // listen turns notices on conn into wake-ups until ctx ends, reconnecting
 // with backoff whenever the connection fails.
 func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
-	defer close(s.done)
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = listenRetryMin
 	b.MaxInterval = listenRetryMax

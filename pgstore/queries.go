@@ -2,8 +2,8 @@ package pgstore
 
 // queries holds the store's SQL, built once with the configured names.
 type queries struct {
-	insert, byKey, get, attempts, list, nextDue, purge string
-	claim, extend, release, record                     string
+	insert, insertNotify, byKey, get, attempts, list, nextDue, purge string
+	claim, extend, release, record, notify                           string
 }
 
 // deliveryColumns are the columns scanDelivery reads, in its order; the
@@ -23,8 +23,16 @@ const (
 func buildQueries(n names) queries {
 	r := n.replacer()
 	q := queries{
-		// The notice goes out at commit, and only if a row was inserted.
 		insert: `
+INSERT INTO {deliveries} (id, idempotency_key, url, host, event_type,
+	production_id, body, secret_key, next_attempt_at, created_at)
+VALUES ($1, nullif($2, ''), $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id`,
+
+		// For a caller's transaction: the notice goes out at its commit,
+		// and only if a row was inserted.
+		insertNotify: `
 WITH ins AS (
 	INSERT INTO {deliveries} (id, idempotency_key, url, host, event_type,
 		production_id, body, secret_key, next_attempt_at, created_at)
@@ -33,6 +41,8 @@ WITH ins AS (
 	RETURNING id
 )
 SELECT id, pg_notify($11, '') FROM ins`,
+
+		notify: `SELECT pg_notify($1, '')`,
 
 		byKey: `SELECT id FROM {deliveries} WHERE idempotency_key = $1`,
 
@@ -114,14 +124,10 @@ UPDATE {deliveries} SET lease_until = $3
 WHERE id = $1 AND claim_token = $2`,
 
 		release: `
-WITH upd AS (
-	UPDATE {deliveries} SET
-		claim_token = NULL, claimed_at = NULL, lease_until = NULL,
-		attempts = attempts - 1
-	WHERE id = $1 AND claim_token = $2
-	RETURNING id
-)
-SELECT pg_notify($3, '') FROM upd`,
+UPDATE {deliveries} SET
+	claim_token = NULL, claimed_at = NULL, lease_until = NULL,
+	attempts = attempts - 1
+WHERE id = $1 AND claim_token = $2`,
 
 		// The attempt is logged only if the token still holds the claim,
 		// in the same statement that drops it.
@@ -142,8 +148,9 @@ INSERT INTO {attempts} (delivery_id, number, started_at, duration_ns,
 	status_code, response_body, error, interrupted)
 SELECT id, $7, $8, $9, $10, $11, $12, $13 FROM upd`,
 	}
-	for _, p := range []*string{&q.insert, &q.byKey, &q.get, &q.attempts, &q.list,
-		&q.nextDue, &q.purge, &q.claim, &q.extend, &q.release, &q.record} {
+	for _, p := range []*string{&q.insert, &q.insertNotify, &q.notify, &q.byKey, &q.get,
+		&q.attempts, &q.list, &q.nextDue, &q.purge, &q.claim, &q.extend, &q.release,
+		&q.record} {
 		*p = r.Replace(*p)
 	}
 	return q

@@ -28,9 +28,10 @@ type Store struct {
 	n    names
 	q    queries
 
-	wake      chan struct{}
-	stop      context.CancelFunc // ends the listener
-	done      chan struct{}      // closed when the listener has ended
+	wake      chan struct{}      // Wake's channel
+	dirty     chan struct{}      // a notice is owed to the other stores
+	stop      context.CancelFunc // ends the listener and the notifier
+	workers   sync.WaitGroup     // the listener and the notifier
 	closeOnce sync.Once
 }
 
@@ -57,11 +58,11 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		pool: pool,
-		opts: o,
-		n:    o.names(),
-		wake: make(chan struct{}, 1),
-		done: make(chan struct{}),
+		pool:  pool,
+		opts:  o,
+		n:     o.names(),
+		wake:  make(chan struct{}, 1),
+		dirty: make(chan struct{}, 1),
 	}
 	s.q = buildQueries(s.n)
 
@@ -73,47 +74,53 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o Options) (*Store, error) {
 		return nil, err
 	}
 
-	if o.DisableListen {
-		s.stop = func() {}
-		close(s.done)
-		return s, nil
+	var conn *pgx.Conn
+	if !o.DisableListen {
+		var err error
+		if conn, err = s.connectListener(ctx); err != nil {
+			return nil, fmt.Errorf("webhook: pgstore open: listen on %q "+
+				"(set Options.DisableListen where LISTEN is unavailable): %w",
+				o.NotifyChannel, err)
+		}
 	}
-	conn, err := s.connectListener(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("webhook: pgstore open: listen on %q "+
-			"(set Options.DisableListen where LISTEN is unavailable): %w",
-			o.NotifyChannel, err)
-	}
-	lctx, stop := context.WithCancel(context.Background())
+	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	go s.listen(lctx, conn)
+	s.workers.Go(func() { s.notifier(bg) })
+	if conn != nil {
+		s.workers.Go(func() { s.listen(bg, conn) })
+	}
 	return s, nil
 }
 
-// Close stops the listener and gives its connection back to the server.
-// It does not close the pool. The Store must not be used afterwards; the
-// Dispatchers using it must have stopped. Close is idempotent and returns
-// nil.
+// Close sends the notice still owed for the last inserts, stops the
+// listener and closes its connection. It does not close the pool. The
+// Store must not be used afterwards; the Dispatchers using it must have
+// stopped. Close is idempotent and returns nil.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.stop()
-		<-s.done
+		s.workers.Wait()
 	})
 	return nil
 }
 
 // Insert implements [webhook.Store]. It stores d as a new delivery:
 // pending, with no attempt made and no claim, whatever d's state fields
-// say; an empty d.ID gets a fresh random one. It notifies the stores
-// listening on the channel, which look for due work at once. The
-// delivery is committed when Insert returns nil.
+// say; an empty d.ID gets a fresh random one. The delivery is committed
+// when Insert returns nil. The stores listening on the channel are then
+// notified, and look for due work at once; see "Waking" in the package
+// documentation for why the notice follows the commit rather than riding
+// in it.
 func (s *Store) Insert(ctx context.Context, d webhook.Delivery) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fail(ctx, "insert", err)
 	}
-	id, err := s.insert(ctx, s.pool, d)
+	id, inserted, err := s.insert(ctx, s.pool, s.q.insert, d)
 	if err != nil {
 		return "", fail(ctx, "insert", err)
+	}
+	if inserted {
+		s.notifyLater()
 	}
 	return id, nil
 }
@@ -123,9 +130,11 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// insert stores d through q and returns its ID, or the ID of the delivery
-// already holding d's idempotency key.
-func (s *Store) insert(ctx context.Context, q querier, d webhook.Delivery) (string, error) {
+// insert stores d through q with statement sql (insert or insertNotify)
+// and returns its ID, or the ID of the delivery already holding d's
+// idempotency key and false.
+func (s *Store) insert(ctx context.Context, q querier, sql string, d webhook.Delivery) (
+	id string, inserted bool, err error) {
 	if d.ID == "" {
 		d.ID = newID()
 	}
@@ -133,25 +142,28 @@ func (s *Store) insert(ctx context.Context, q querier, d webhook.Delivery) (stri
 	if body == nil {
 		body = []byte{}
 	}
-	var id string
-	err := q.QueryRow(ctx, s.q.insert,
-		d.ID, d.IdempotencyKey, d.URL, d.Host, string(d.EventType), d.ProductionID,
-		body, d.SecretKey, d.NextAttemptAt, d.CreatedAt, s.n.channel,
-	).Scan(&id, nil)
+	args := []any{d.ID, d.IdempotencyKey, d.URL, d.Host, string(d.EventType),
+		d.ProductionID, body, d.SecretKey, d.NextAttemptAt, d.CreatedAt}
+	dest := []any{&id}
+	if sql == s.q.insertNotify {
+		args = append(args, s.n.channel)
+		dest = append(dest, nil)
+	}
+	err = q.QueryRow(ctx, sql, args...).Scan(dest...)
 	if err == nil {
-		return id, nil
+		return id, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return "", err
+		return "", false, err
 	}
 
 	// The idempotency key is taken: ON CONFLICT waited for the holder's
 	// transaction to commit, so this statement's fresh snapshot sees it.
 	err = q.QueryRow(ctx, s.q.byKey, d.IdempotencyKey).Scan(&id)
 	if err != nil {
-		return "", fmt.Errorf("look up idempotency key %q: %w", d.IdempotencyKey, err)
+		return "", false, fmt.Errorf("look up idempotency key %q: %w", d.IdempotencyKey, err)
 	}
-	return id, nil
+	return id, false, nil
 }
 
 // Get implements [webhook.Store].

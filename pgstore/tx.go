@@ -35,9 +35,25 @@ func (s *Store) InsertTx(ctx context.Context, tx pgx.Tx, d webhook.Delivery) (st
 	if err := ctx.Err(); err != nil {
 		return "", fail(ctx, "insert tx", err)
 	}
-	id, err := s.insert(ctx, tx, d)
+	id, _, err := s.insert(ctx, tx, s.q.insertNotify, d)
 	if err != nil {
 		return "", fail(ctx, "insert tx", err)
 	}
 	return id, nil
+}
+
+// SendTx is [webhook.Dispatcher.Send] inside the caller's transaction:
+// it validates the webhook with d.NewDelivery, exactly as Send does, and
+// stores it with [Store.InsertTx]. d must be a Dispatcher whose
+// Config.Store is s, or another Store on the same tables, so that a
+// Dispatcher will attempt the delivery once tx commits. Bad input stores
+// nothing and returns the error of NewDelivery, wrapping
+// webhook.ErrInvalidEvent or webhook.ErrInvalidURL.
+func (s *Store) SendTx(ctx context.Context, tx pgx.Tx, d *webhook.Dispatcher,
+	webhookURL string, e webhook.Event, opts ...webhook.SendOption) (string, error) {
+	del, err := d.NewDelivery(webhookURL, e, opts...)
+	if err != nil {
+		return "", err
+	}
+	return s.InsertTx(ctx, tx, del)
 }
