@@ -15,7 +15,8 @@ import (
 // UPDATE SKIP LOCKED, which lets claimers in other processes pass over
 // them rather than wait, and gives each a fresh random token and a lease
 // until now+r.Lease. A delivery whose lease expired is taken over in the
-// same statement, its unfinished attempt logged as interrupted.
+// same statement, its unfinished attempt logged as interrupted, with
+// StartedAt at its claim and Duration up to the end of its lease.
 //
 // It returns an error if r.Limit is below 1.
 func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest) (

@@ -94,7 +94,10 @@ WITH cand AS (
 interrupted AS (
 	INSERT INTO {attempts} (delivery_id, number, started_at, duration_ns,
 		status_code, response_body, error, interrupted)
-	SELECT id, attempts, coalesce(claimed_at, lease_until), 0, 0, '', $6, true
+	SELECT id, attempts, coalesce(claimed_at, lease_until),
+		coalesce(greatest(round(extract(epoch FROM lease_until - claimed_at)
+			* 1000000000), 0), 0)::bigint,
+		0, '', $6, true
 	FROM cand WHERE expired
 	ON CONFLICT DO NOTHING
 ),

@@ -235,6 +235,7 @@ func TestTakeover(t *testing.T) {
 	require.Equal(t, 1, log[0].Number)
 	require.True(t, log[0].Interrupted)
 	require.True(t, log[0].StartedAt.Equal(t0))
+	require.Equal(t, time.Minute, log[0].Duration)
 
 	// With two attempts allowed, the second one's expiry ends the delivery.
 	r := request(1)
