@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,10 +59,16 @@ type process struct {
 // the test ends the Dispatcher is stopped hard, then the Store closed.
 func (f *restart) start(t *testing.T) *process {
 	t.Helper()
+	return f.startProbed(t, newProbe)
+}
+
+// startProbed is start with a probe of the caller's making.
+func (f *restart) startProbed(t *testing.T, probe func(webhook.Store) *probeStore) *process {
+	t.Helper()
 	s, err := sqlitestore.Open(f.path)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	p := &process{store: s, probe: newProbe(s)}
+	p := &process{store: s, probe: probe(s)}
 	cfg := f.cfg
 	cfg.Store = p.probe
 	p.d = webhooktest.NewDispatcher(t, cfg)
@@ -111,6 +118,12 @@ type probeStore struct {
 	webhook.Store
 	claims chan claimCall
 	dead   atomic.Bool
+
+	// With a gate, the first Claim that hands out a delivery signals
+	// entered and then waits until gate is closed before it returns.
+	gate     chan struct{}
+	entered  chan struct{}
+	gateOnce sync.Once
 }
 
 // claimCall is one Claim: the time the Dispatcher passed and how many
@@ -135,6 +148,12 @@ func (p *probeStore) Claim(ctx context.Context, now time.Time, r webhook.ClaimRe
 		case p.claims <- claimCall{now: now, claimed: len(cs)}:
 		default:
 		}
+	}
+	if len(cs) > 0 && p.gate != nil {
+		p.gateOnce.Do(func() {
+			close(p.entered)
+			<-p.gate
+		})
 	}
 	return cs, err
 }
@@ -183,6 +202,20 @@ func (p *probeStore) nextClaim(t *testing.T) claimCall {
 	case <-time.After(webhooktest.WaitLimit):
 		t.Fatalf("no Claim within %v", webhooktest.WaitLimit)
 		return claimCall{}
+	}
+}
+
+// claimedBy drains the Claims a stopped process made and returns how many
+// deliveries they handed it.
+func claimedBy(p *process) int {
+	n := 0
+	for {
+		select {
+		case c := <-p.probe.claims:
+			n += c.claimed
+		default:
+			return n
+		}
 	}
 }
 
@@ -278,16 +311,19 @@ func TestRestartAttemptsOverdueDeliveryOnceAtStart(t *testing.T) {
 }
 
 // TestOverdueFiresOnceAcrossStartStopCycles starts two processes in turn on
-// a file holding an overdue retry; the first stops at once, possibly with
-// the retry claimed but not started, or started. Either way the retry is
-// attempted once, as attempt 2.
+// a file holding an overdue retry. The first stops at once (before its
+// loop looks, or with the retry claimed and given back), after making the
+// attempt, or between its claim and the attempt. Either way the retry is
+// attempted once, as attempt 2, and the second process adds nothing.
 func TestOverdueFiresOnceAcrossStartStopCycles(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
 		lookFirst bool // let the first process claim before it stops
+		gated     bool // stop the first process between its claim and attempt
 	}{
-		"stop at once":           {lookFirst: false},
-		"stop after first claim": {lookFirst: true},
+		"stop at once":                   {},
+		"stop after first claim":         {lookFirst: true},
+		"stop between claim and attempt": {gated: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -300,11 +336,37 @@ func TestOverdueFiresOnceAcrossStartStopCycles(t *testing.T) {
 			p.stop(t)
 			f.clock.Advance(time.Hour)
 
-			a := f.start(t)
-			if tc.lookFirst {
-				require.Equal(t, 1, a.probe.nextClaim(t).claimed)
+			gate := make(chan struct{})
+			a := f.startProbed(t, func(s webhook.Store) *probeStore {
+				p := newProbe(s)
+				if tc.gated {
+					p.gate, p.entered = gate, make(chan struct{})
+				}
+				return p
+			})
+			var openGate sync.Once
+			t.Cleanup(func() { openGate.Do(func() { close(gate) }) })
+			claimed := 0
+			if tc.lookFirst || tc.gated {
+				claimed = a.probe.nextClaim(t).claimed
+				require.Equal(t, 1, claimed)
+			}
+			if tc.gated {
+				// A Stop whose context is already done begins the stop and
+				// returns: the claim in hand is given back, not attempted.
+				<-a.probe.entered
+				done, cancel := context.WithCancel(context.Background())
+				cancel()
+				require.ErrorIs(t, a.d.Stop(done), context.Canceled)
+				openGate.Do(func() { close(gate) })
 			}
 			a.stop(t)
+			claimed += claimedBy(a)
+			t.Logf("the first process claimed %d, made %d attempts", claimed,
+				len(f.outcomes.All())-1)
+			if tc.gated {
+				require.Len(t, f.outcomes.All(), 1, "the claim was given back, not attempted")
+			}
 			b := f.start(t)
 			if len(f.outcomes.All()) < 2 {
 				// The first process stopped before its attempt: the second
