@@ -4,7 +4,6 @@ package sqlitestore_test
 // compressed schedule, which the parent kills with SIGKILL and restarts.
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -90,7 +89,7 @@ func TestCrashChild(t *testing.T) {
 	// The end comes with SIGKILL, or with stdin closing for the last child.
 	stdinClosed := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin))
+		_, _ = io.Copy(io.Discard, os.Stdin)
 		close(stdinClosed)
 	}()
 
