@@ -63,7 +63,7 @@ func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.opts.Logger.Warn("webhook: pgstore listener lost its connection",
+		s.opts.Logger.Warn("webhook pgstore listener lost its connection",
 			"channel", s.n.channel, "error", err)
 
 		// Reconnect, waiting longer after each failure.
@@ -82,7 +82,7 @@ func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.opts.Logger.Warn("webhook: pgstore listener cannot reconnect",
+			s.opts.Logger.Warn("webhook pgstore listener cannot reconnect",
 				"channel", s.n.channel, "error", err)
 		}
 		b.Reset()

@@ -48,7 +48,7 @@ func (s *Store) notify(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
 	defer cancel()
 	if _, err := s.pool.Exec(ctx, s.q.notify, s.n.channel); err != nil {
-		s.opts.Logger.Warn("webhook: pgstore notify failed",
+		s.opts.Logger.Warn("webhook pgstore notify failed",
 			"channel", s.n.channel, "error", err)
 	}
 }

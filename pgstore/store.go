@@ -115,7 +115,7 @@ func (s *Store) Insert(ctx context.Context, d webhook.Delivery) (string, error) 
 	if err := ctx.Err(); err != nil {
 		return "", fail(ctx, "insert", err)
 	}
-	id, inserted, err := s.insert(ctx, s.pool, s.q.insert, d)
+	id, inserted, err := s.insert(ctx, s.pool, d, false)
 	if err != nil {
 		return "", fail(ctx, "insert", err)
 	}
@@ -130,10 +130,10 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// insert stores d through q with statement sql (insert or insertNotify)
-// and returns its ID, or the ID of the delivery already holding d's
-// idempotency key and false.
-func (s *Store) insert(ctx context.Context, q querier, sql string, d webhook.Delivery) (
+// insert stores d through q and returns its ID, or the ID of the delivery
+// already holding d's idempotency key and false. With notify the statement
+// also queues a notice, sent when q's transaction commits.
+func (s *Store) insert(ctx context.Context, q querier, d webhook.Delivery, notify bool) (
 	id string, inserted bool, err error) {
 	if d.ID == "" {
 		d.ID = newID()
@@ -144,26 +144,36 @@ func (s *Store) insert(ctx context.Context, q querier, sql string, d webhook.Del
 	}
 	args := []any{d.ID, d.IdempotencyKey, d.URL, d.Host, string(d.EventType),
 		d.ProductionID, body, d.SecretKey, d.NextAttemptAt, d.CreatedAt}
-	dest := []any{&id}
-	if sql == s.q.insertNotify {
+	sql, dest := s.q.insert, []any{&id}
+	if notify {
+		sql = s.q.insertNotify
 		args = append(args, s.n.channel)
 		dest = append(dest, nil)
 	}
-	err = q.QueryRow(ctx, sql, args...).Scan(dest...)
-	if err == nil {
-		return id, true, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return "", false, err
-	}
+	// The key's holder may be purged between the two statements; then the
+	// insert is tried again.
+	for range 3 {
+		err = q.QueryRow(ctx, sql, args...).Scan(dest...)
+		if err == nil {
+			return id, true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", false, err
+		}
 
-	// The idempotency key is taken: ON CONFLICT waited for the holder's
-	// transaction to commit, so this statement's fresh snapshot sees it.
-	err = q.QueryRow(ctx, s.q.byKey, d.IdempotencyKey).Scan(&id)
-	if err != nil {
-		return "", false, fmt.Errorf("look up idempotency key %q: %w", d.IdempotencyKey, err)
+		// The idempotency key is taken: ON CONFLICT waited for the holder's
+		// transaction to commit, so this statement's fresh snapshot sees it.
+		err = q.QueryRow(ctx, s.q.byKey, d.IdempotencyKey).Scan(&id)
+		if err == nil {
+			return id, false, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", false, fmt.Errorf("look up idempotency key %q: %w",
+				d.IdempotencyKey, err)
+		}
 	}
-	return id, false, nil
+	return "", false, fmt.Errorf("idempotency key %q: held by a delivery that "+
+		"cannot be read back", d.IdempotencyKey)
 }
 
 // Get implements [webhook.Store].
@@ -323,11 +333,12 @@ func fail(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("webhook: pgstore %s: %w", op, err)
 }
 
-// idEncoding spells IDs in lowercase base32 without padding.
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").
+// idEncoding spells IDs in the lowercase base32 of the Dispatcher's IDs.
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").
 	WithPadding(base32.NoPadding)
 
-// newID returns a random delivery ID for a delivery inserted without one.
+// newID returns a random delivery ID, in the form of the Dispatcher's, for
+// a delivery inserted without one.
 func newID() string {
 	var b [16]byte
 	rand.Read(b[:])

@@ -35,7 +35,7 @@ func (s *Store) InsertTx(ctx context.Context, tx pgx.Tx, d webhook.Delivery) (st
 	if err := ctx.Err(); err != nil {
 		return "", fail(ctx, "insert tx", err)
 	}
-	id, _, err := s.insert(ctx, tx, s.q.insertNotify, d)
+	id, _, err := s.insert(ctx, tx, d, true)
 	if err != nil {
 		return "", fail(ctx, "insert tx", err)
 	}
