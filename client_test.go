@@ -119,7 +119,8 @@ func TestNewClientCopiesCallers(t *testing.T) {
 	require.NotSame(t, callerTransport, tr)
 	require.Equal(t, 7, tr.MaxIdleConns)
 
-	resp, err := c.Post("http://hooks.test:"+strconv.Itoa(port)+"/redirect", "application/json", nil)
+	target := "http://hooks.test:" + strconv.Itoa(port) + "/redirect"
+	resp, err := c.Post(target, "application/json", nil)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -139,7 +140,8 @@ func TestNewClientCopiesCallers(t *testing.T) {
 type otherTransport struct{}
 
 func (otherTransport) RoundTrip(*http.Request) (*http.Response, error) {
-	return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader(""))}, nil
+	return &http.Response{StatusCode: http.StatusOK,
+		Body: io.NopCloser(strings.NewReader(""))}, nil
 }
 
 func TestNewClientRefusesUnguardable(t *testing.T) {

@@ -238,7 +238,8 @@ func (p *policy) checkHost(host string) (addr netip.Addr, ok bool, err error) {
 	if isIPLiteral(host) {
 		a, perr := netip.ParseAddr(host)
 		if perr != nil {
-			return netip.Addr{}, false, &refusedError{host: host, detail: "is not a valid IP address"}
+			return netip.Addr{}, false,
+				&refusedError{host: host, detail: "is not a valid IP address"}
 		}
 		if r := p.refusal(a); r != "" {
 			return netip.Addr{}, false, &refusedError{host: host, detail: "is " + r}

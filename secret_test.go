@@ -46,9 +46,10 @@ func TestParseSecret(t *testing.T) {
 		"23 bytes":     {secret: "whsec_" + b64(23), want: "key is 23 bytes, want 24 to 64"},
 		"65 bytes":     {secret: "whsec_" + b64(65), want: "key is 65 bytes"},
 		"not base64":   {secret: "whsec_not*base64*at*all!", want: "not padded standard base64"},
-		"url alphabet": {secret: "whsec_" + strings.NewReplacer("+", "-", "/", "_").Replace("+/+/"+b64(30)), want: "not padded"},
-		"unpadded":     {secret: "whsec_" + strings.TrimRight(b64(32), "="), want: "not padded"},
-		"spaces":       {secret: "whsec_ " + b64(32), want: "not padded"},
+		"url alphabet": {secret: "whsec_" + strings.NewReplacer("+", "-", "/",
+			"_").Replace("+/+/"+b64(30)), want: "not padded"},
+		"unpadded": {secret: "whsec_" + strings.TrimRight(b64(32), "="), want: "not padded"},
+		"spaces":   {secret: "whsec_ " + b64(32), want: "not padded"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

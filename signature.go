@@ -48,7 +48,8 @@ func parseSigningSecrets(c Config) ([][]byte, error) {
 // by spaces, or "" when no secret applies. A delivery sent with a secret
 // key is signed with the secrets SecretSource returns for it now; any
 // other with Config.SigningSecrets.
-func (d *Dispatcher) signatureFor(ctx context.Context, del *Delivery, at time.Time) (string, error) {
+func (d *Dispatcher) signatureFor(ctx context.Context, del *Delivery, at time.Time) (string,
+	error) {
 	keys := d.signingKeys
 	if del.SecretKey != "" {
 		var err error

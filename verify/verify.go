@@ -272,7 +272,9 @@ func parseSignatures(header string) (sigs [][]byte, malformed int) {
 		if version != "v1" {
 			continue
 		}
-		sig, err := base64.StdEncoding.DecodeString(enc)
+		// Strict: one encoding per signature, as the reference libraries'
+		// comparison of base64 strings has it.
+		sig, err := base64.StdEncoding.Strict().DecodeString(enc)
 		if err != nil || len(sig) != sha256.Size {
 			malformed++
 			continue

@@ -78,11 +78,13 @@ func TestTolerance(t *testing.T) {
 		tolerance time.Duration
 		want      error
 	}{
-		"now":                 {now: vectorTime},
-		"5 min later":         {now: vectorTime.Add(5 * time.Minute)},
-		"5 min 1 s later":     {now: vectorTime.Add(5*time.Minute + time.Second), want: verify.ErrTimestampTooOld},
-		"5 min earlier":       {now: vectorTime.Add(-5 * time.Minute)},
-		"5 min 1 s earlier":   {now: vectorTime.Add(-5*time.Minute - time.Second), want: verify.ErrTimestampTooNew},
+		"now":         {now: vectorTime},
+		"5 min later": {now: vectorTime.Add(5 * time.Minute)},
+		"5 min 1 s later": {now: vectorTime.Add(5*time.Minute + time.Second),
+			want: verify.ErrTimestampTooOld},
+		"5 min earlier": {now: vectorTime.Add(-5 * time.Minute)},
+		"5 min 1 s earlier": {now: vectorTime.Add(-5*time.Minute - time.Second),
+			want: verify.ErrTimestampTooNew},
 		"an hour later":       {now: vectorTime.Add(time.Hour), want: verify.ErrTimestampTooOld},
 		"custom tolerance ok": {now: vectorTime.Add(time.Hour), tolerance: 2 * time.Hour},
 		"custom tolerance": {now: vectorTime.Add(-31 * time.Second), tolerance: 30 * time.Second,
@@ -113,26 +115,42 @@ func TestSeveralSignaturesAndSecrets(t *testing.T) {
 	sigB, err := verify.Sign(secretB, "msg_1", now, body)
 	require.NoError(t, err)
 	other := "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc="
+	// The same 32 bytes with a padding bit set: a second spelling, refused.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	i := strings.IndexByte(alphabet, sigA[len(sigA)-2])
+	nonCanonical := sigA[:len(sigA)-2] + string(alphabet[i^1]) + "="
 
 	cases := map[string]struct {
 		secrets []string
 		header  string
 		want    error
 	}{
-		"one":                {secrets: []string{secretA}, header: sigA},
-		"any of several":     {secrets: []string{secretA}, header: other + " v2," + sigA[3:] + " " + sigA + " " + other},
-		"sender rotating":    {secrets: []string{secretB}, header: sigA + " " + sigB},
-		"receiver rotating":  {secrets: []string{secretA, secretB}, header: sigB},
-		"wrong secret":       {secrets: []string{secretB}, header: sigA, want: verify.ErrNoMatchingSignature},
-		"only other version": {secrets: []string{secretA}, header: "v1a," + sigA[3:], want: verify.ErrNoMatchingSignature},
-		"version in caps":    {secrets: []string{secretA}, header: "V1," + sigA[3:], want: verify.ErrNoMatchingSignature},
-		"extra spaces":       {secrets: []string{secretA}, header: "  " + other + "   " + sigA + " "},
-		"several lines":      {secrets: []string{secretA}, header: other + "\n" + sigA},
-		"garbage":            {secrets: []string{secretA}, header: "v1,dawfeoifkpqwoekfpqoekf", want: verify.ErrInvalidSignature},
-		"empty v1":           {secrets: []string{secretA}, header: "v1,", want: verify.ErrInvalidSignature},
-		"truncated":          {secrets: []string{secretA}, header: sigA[:8], want: verify.ErrInvalidSignature},
-		"no comma":           {secrets: []string{secretA}, header: sigA[3:], want: verify.ErrInvalidSignature},
-		"unpadded":           {secrets: []string{secretA}, header: strings.TrimRight(sigA, "="), want: verify.ErrInvalidSignature},
+		"one": {secrets: []string{secretA}, header: sigA},
+		"any of several": {secrets: []string{secretA},
+			header: other + " v2," + sigA[3:] + " " + sigA + " " + other},
+		"sender rotating":   {secrets: []string{secretB}, header: sigA + " " + sigB},
+		"receiver rotating": {secrets: []string{secretA, secretB}, header: sigB},
+		"wrong secret": {secrets: []string{secretB}, header: sigA,
+			want: verify.ErrNoMatchingSignature},
+		"only other version": {secrets: []string{secretA}, header: "v1a," + sigA[3:],
+			want: verify.ErrNoMatchingSignature},
+		"version in caps": {secrets: []string{secretA}, header: "V1," + sigA[3:],
+			want: verify.ErrNoMatchingSignature},
+		"extra spaces": {secrets: []string{secretA},
+			header: "  " + other + "   " + sigA + " "},
+		"several lines": {secrets: []string{secretA}, header: other + "\n" + sigA},
+		"garbage": {secrets: []string{secretA}, header: "v1,dawfeoifkpqwoekfpqoekf",
+			want: verify.ErrInvalidSignature},
+		"empty v1": {secrets: []string{secretA}, header: "v1,",
+			want: verify.ErrInvalidSignature},
+		"truncated": {secrets: []string{secretA}, header: sigA[:8],
+			want: verify.ErrInvalidSignature},
+		"no comma": {secrets: []string{secretA}, header: sigA[3:],
+			want: verify.ErrInvalidSignature},
+		"non-canonical": {secrets: []string{secretA}, header: nonCanonical,
+			want: verify.ErrInvalidSignature},
+		"unpadded": {secrets: []string{secretA}, header: strings.TrimRight(sigA, "="),
+			want: verify.ErrInvalidSignature},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -158,20 +176,33 @@ func TestVerifyErrors(t *testing.T) {
 		want        error
 		text        string
 	}{
-		"no id":        {ts: ts, sig: vectorSignature, want: verify.ErrMissingHeaders, text: "webhook-id"},
-		"blank id":     {id: " ", ts: ts, sig: vectorSignature, want: verify.ErrMissingHeaders},
-		"no timestamp": {id: vectorID, sig: vectorSignature, want: verify.ErrMissingHeaders, text: "webhook-timestamp"},
-		"no signature": {id: vectorID, ts: ts, want: verify.ErrMissingHeaders, text: "webhook-signature"},
-		"none":         {want: verify.ErrMissingHeaders, text: "webhook-id, webhook-timestamp, webhook-signature"},
-		"word":         {id: vectorID, ts: "hello", sig: vectorSignature, want: verify.ErrInvalidTimestamp},
-		"negative":     {id: vectorID, ts: "-1614265330", sig: vectorSignature, want: verify.ErrInvalidTimestamp},
-		"float":        {id: vectorID, ts: "1614265330.5", sig: vectorSignature, want: verify.ErrInvalidTimestamp},
-		"exponent":     {id: vectorID, ts: "1.6e9", sig: vectorSignature, want: verify.ErrInvalidTimestamp},
-		"huge":         {id: vectorID, ts: "99999999999999999999", sig: vectorSignature, want: verify.ErrTimestampTooNew},
-		"zero":         {id: vectorID, ts: "0", sig: vectorSignature, want: verify.ErrTimestampTooOld},
-		"other id":     {id: "msg_other", ts: ts, sig: vectorSignature, want: verify.ErrNoMatchingSignature},
-		"other body":   {id: vectorID, ts: ts, sig: vectorSignature, body: []byte(`{"test": 1}`), want: verify.ErrNoMatchingSignature},
-		"timestamp moved": {id: vectorID, ts: strconv.Itoa(vectorTimestamp + 1), sig: vectorSignature,
+		"no id": {ts: ts, sig: vectorSignature, want: verify.ErrMissingHeaders,
+			text: "webhook-id"},
+		"blank id": {id: " ", ts: ts, sig: vectorSignature, want: verify.ErrMissingHeaders},
+		"no timestamp": {id: vectorID, sig: vectorSignature, want: verify.ErrMissingHeaders,
+			text: "webhook-timestamp"},
+		"no signature": {id: vectorID, ts: ts, want: verify.ErrMissingHeaders,
+			text: "webhook-signature"},
+		"none": {want: verify.ErrMissingHeaders,
+			text: "webhook-id, webhook-timestamp, webhook-signature"},
+		"word": {id: vectorID, ts: "hello", sig: vectorSignature,
+			want: verify.ErrInvalidTimestamp},
+		"negative": {id: vectorID, ts: "-1614265330", sig: vectorSignature,
+			want: verify.ErrInvalidTimestamp},
+		"float": {id: vectorID, ts: "1614265330.5", sig: vectorSignature,
+			want: verify.ErrInvalidTimestamp},
+		"exponent": {id: vectorID, ts: "1.6e9", sig: vectorSignature,
+			want: verify.ErrInvalidTimestamp},
+		"huge": {id: vectorID, ts: "99999999999999999999", sig: vectorSignature,
+			want: verify.ErrTimestampTooNew},
+		"zero": {id: vectorID, ts: "0", sig: vectorSignature,
+			want: verify.ErrTimestampTooOld},
+		"other id": {id: "msg_other", ts: ts, sig: vectorSignature,
+			want: verify.ErrNoMatchingSignature},
+		"other body": {id: vectorID, ts: ts, sig: vectorSignature,
+			body: []byte(`{"test": 1}`), want: verify.ErrNoMatchingSignature},
+		"timestamp moved": {id: vectorID, ts: strconv.Itoa(vectorTimestamp + 1),
+			sig:  vectorSignature,
 			want: verify.ErrNoMatchingSignature},
 	}
 	for name, tc := range cases {
@@ -213,9 +244,12 @@ func TestNewErrors(t *testing.T) {
 		"empty secret": {cfg: verify.Config{Secrets: []string{""}}, want: "Secrets[0]: empty"},
 		"not base64": {cfg: verify.Config{Secrets: []string{vectorSecret, "whsec_not*base64!"}},
 			want: "Secrets[1]: not whsec_ and padded standard base64"},
-		"short":       {cfg: verify.Config{Secrets: []string{short}}, want: "key is 12 bytes, want 24 to 64"},
-		"tolerance":   {cfg: verify.Config{Secrets: []string{vectorSecret}, Tolerance: -time.Second}, want: "Config.Tolerance"},
-		"max body":    {cfg: verify.Config{Secrets: []string{vectorSecret}, MaxBodyBytes: -1}, want: "Config.MaxBodyBytes"},
+		"short": {cfg: verify.Config{Secrets: []string{short}},
+			want: "key is 12 bytes, want 24 to 64"},
+		"tolerance": {cfg: verify.Config{Secrets: []string{vectorSecret},
+			Tolerance: -time.Second}, want: "Config.Tolerance"},
+		"max body": {cfg: verify.Config{Secrets: []string{vectorSecret}, MaxBodyBytes: -1},
+			want: "Config.MaxBodyBytes"},
 		"prefix only": {cfg: verify.Config{Secrets: []string{"whsec_"}}, want: "empty"},
 	}
 	for name, tc := range cases {

@@ -25,7 +25,8 @@ func TestDemo(t *testing.T) {
 	require.Regexp(t, `^sender: msg_\w+ delivered$`, lines[1])
 	require.Regexp(t, `^msg_\w+ attempt 1: duplicate, skipped$`, lines[2])
 	require.Equal(t, "refused: verify: no matching signature: 1 signatures, 1 secrets", lines[3])
-	require.Regexp(t, `^refused: verify: webhook-timestamp out of tolerance: too old: sent 10m\d+s ago`,
+	require.Regexp(t,
+		`^refused: verify: webhook-timestamp out of tolerance: too old: sent 10m\d+s ago`,
 		lines[4])
 }
 
@@ -41,7 +42,8 @@ func TestHandlerForgetsWhatItCouldNotProcess(t *testing.T) {
 		return w.Code
 	}
 	require.Equal(t, http.StatusBadRequest, post("{"))
-	require.Equal(t, http.StatusNoContent, post(`{"event":"production.failed","data":{"error":"x"}}`))
+	require.Equal(t, http.StatusNoContent,
+		post(`{"event":"production.failed","data":{"error":"x"}}`))
 	require.Equal(t, http.StatusOK, post(`{"event":"production.failed","data":{"error":"x"}}`))
 	require.Contains(t, out.String(), "duplicate, skipped")
 }
