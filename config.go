@@ -18,7 +18,10 @@ type Config struct {
 	// at most PerHostLimit idle connections per host. A caller's client is
 	// copied, never changed: the copy drops the cookie jar and follows no
 	// redirect. While the SSRF guard is on, the client's Transport must be
-	// nil or an *http.Transport, which the copy clones and guards.
+	// nil or an *http.Transport, which the copy clones: its own DialContext
+	// (or Dial) is kept and called with each address the guard allowed. A
+	// Transport with a Proxy, DialTLSContext or DialTLS is refused while
+	// the guard is on, since it would dial around the guard.
 	Client *http.Client
 
 	// Clock is the source of time. Nil means real time.
@@ -85,6 +88,8 @@ type Config struct {
 	// entry is an IP address ("127.0.0.1"), a network in CIDR notation
 	// ("10.1.0.0/16") or a host name ("localhost", matched exactly, case
 	// insensitively). Tests and local development allow loopback here.
+	// {"0.0.0.0/0", "::/0"} turns the guard off: something else, such as an
+	// egress proxy, must then keep webhooks off internal networks.
 	Allow []string
 
 	// SigningSecrets are the default signing secrets, each "whsec_" and
