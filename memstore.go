@@ -15,10 +15,6 @@ import (
 // defaultListLimit is what a zero Filter.Limit means.
 const defaultListLimit = 100
 
-// interruptedError is the Error of an attempt log entry written when an
-// expired claim is taken over.
-const interruptedError = "interrupted: the claim expired before an outcome was recorded"
-
 // MemoryStore is a [Store] that keeps deliveries in the process's memory:
 // for tests, and for services that accept losing pending webhooks when they
 // stop. It implements the Store contract in full, leases and takeover
@@ -266,7 +262,7 @@ func (s *MemoryStore) Claim(ctx context.Context, now time.Time, r ClaimRequest) 
 		if e.token != "" {
 			s.interrupt(e)
 			if r.MaxAttempts > 0 && e.d.Attempts >= r.MaxAttempts {
-				e.d.LastError = "last attempt " + interruptedError
+				e.d.LastError = LastInterruptedError
 				s.finish(e, StatusFailed, now)
 				continue
 			}
@@ -291,10 +287,10 @@ func (s *MemoryStore) interrupt(e *memEntry) {
 		Number:      e.d.Attempts,
 		StartedAt:   e.claimedAt,
 		Duration:    max(e.d.LeaseUntil.Sub(e.claimedAt), 0),
-		Error:       interruptedError,
+		Error:       InterruptedError,
 		Interrupted: true,
 	})
-	e.d.LastError = interruptedError
+	e.d.LastError = InterruptedError
 	e.d.LeaseUntil = time.Time{}
 	e.token = ""
 }

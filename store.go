@@ -94,6 +94,16 @@ type Attempt struct {
 	Interrupted bool
 }
 
+// Texts a Store writes when it takes over an expired claim, so that every
+// store tells the same story: the Error of the interrupted attempt's log
+// entry (also the delivery's LastError), and the LastError of a delivery
+// failed because the interrupted attempt was its last.
+const (
+	InterruptedError     = "interrupted: the claim expired before an outcome was recorded"
+	LastInterruptedError = "the last attempt was interrupted: its claim expired " +
+		"before an outcome was recorded"
+)
+
 // MaxResponseSnippet is how much of a reply's body the attempt log keeps.
 const MaxResponseSnippet = 4 << 10
 

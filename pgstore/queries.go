@@ -1,5 +1,7 @@
 package pgstore
 
+import "github.com/stratakit/webhook"
+
 // queries holds the store's SQL, built once with the configured names.
 type queries struct {
 	insert, insertNotify, byKey, get, attempts, list, nextDue, purge string
@@ -12,11 +14,11 @@ const deliveryColumns = `id, coalesce(idempotency_key, ''), url, host, event_typ
 	production_id, body, secret_key, status, attempts, next_attempt_at,
 	lease_until, last_error, created_at, finished_at`
 
-// Messages stored when a claim is taken over after its lease expired.
+// Texts stored when a claim is taken over after its lease expired: the
+// same in every store.
 const (
-	interruptedError = "interrupted: the claim expired before an outcome was recorded"
-	lastInterrupted  = "the last attempt was interrupted: its claim expired " +
-		"before an outcome was recorded"
+	interruptedError = webhook.InterruptedError
+	lastInterrupted  = webhook.LastInterruptedError
 )
 
 // buildQueries fills the table names into every statement.

@@ -15,14 +15,11 @@ import (
 // This file holds the claim protocol: Claim (with the takeover of expired
 // claims), Extend, Release, Record and NextDue.
 
-// Texts Claim stores on a takeover: the Error of the interrupted attempt's
-// log entry (and the delivery's LastError), and the LastError of a
-// delivery failed because that attempt was its last. The module's other
-// stores use the same.
+// Texts stored when a claim is taken over after its lease expired: the
+// same in every store.
 const (
-	interruptedError = "interrupted: the claim expired before an outcome was recorded"
-	lastInterrupted  = "the last attempt was interrupted: its claim expired " +
-		"before an outcome was recorded"
+	interruptedError = webhook.InterruptedError
+	lastInterrupted  = webhook.LastInterruptedError
 )
 
 // Claim claims up to r.Limit due deliveries, earliest NextAttemptAt first
