@@ -125,22 +125,60 @@ func completed(t *testing.T, id string) webhook.Event {
 }
 
 type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // closed and replaced on every write
 }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.written != nil {
+		close(l.written)
+		l.written = nil
+	}
 	return l.buf.Write(p)
+}
+
+// waitFor waits until a line with the given message has been logged and
+// returns it.
+func (l *logBuffer) waitFor(t *testing.T, msg string) map[string]any {
+	t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		// Take the lines and the channel of the next write at once, so that
+		// no write falls between them.
+		l.mu.Lock()
+		text := l.buf.String()
+		if l.written == nil {
+			l.written = make(chan struct{})
+		}
+		written := l.written
+		l.mu.Unlock()
+		for _, line := range parseLines(t, text) {
+			if line["msg"] == msg {
+				return line
+			}
+		}
+		select {
+		case <-written:
+		case <-deadline:
+			t.Fatalf("no %q logged within %v", msg, waitLimit)
+		}
+	}
 }
 
 func (l *logBuffer) lines(t *testing.T) []map[string]any {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return parseLines(t, l.buf.String())
+}
+
+func parseLines(t *testing.T, text string) []map[string]any {
+	t.Helper()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
 		if line == "" {
 			continue
 		}
@@ -585,4 +623,35 @@ func TestLogLinesHaveFixedKeys(t *testing.T) {
 	}
 	require.Equal(t, 2, attempts)
 	require.Equal(t, 1, finals)
+}
+
+func TestFinishedDeliveriesArePurgedAfterRetention(t *testing.T) {
+	f := setup(t, func(c *webhook.Config) { c.Retention = time.Hour })
+	f.recv.Script(webhooktest.Status(500))
+	done := f.send(t, completed(t, "p-17"))
+	o := f.next(t)
+	require.Equal(t, webhook.StatusPending, o.delivery.Status)
+	f.advanceTo(o.delivery.NextAttemptAt)
+	require.Equal(t, webhook.StatusDelivered, f.next(t).delivery.Status)
+
+	f.recv.Always(webhooktest.Status(500))
+	pending := f.send(t, completed(t, "p-18"))
+	f.next(t)
+
+	// The purge runs every tenth of the retention window (at least a
+	// minute): by 1 h 6 min after delivery the finished one is gone, the
+	// pending one stays whatever its age.
+	ctx := context.Background()
+	f.clock.Advance(time.Hour - time.Second)
+	_, err := f.store.Get(ctx, done)
+	require.NoError(t, err)
+	for range 8 {
+		f.clock.Advance(time.Minute)
+	}
+	line := f.logs.waitFor(t, "webhook purge")
+	require.EqualValues(t, 1, line["purged"])
+	_, err = f.store.Get(ctx, done)
+	require.ErrorIs(t, err, webhook.ErrNotFound)
+	_, err = f.store.Get(ctx, pending)
+	require.NoError(t, err)
 }
