@@ -191,19 +191,22 @@ func (d *Dispatcher) record(c Claim, start time.Time, out outcome) {
 		r.Status = StatusDelivered
 		r.FinishedAt = now
 	case out.refused:
-		r.Status, r.FinishedAt, reason = StatusFailed, now, "refused"
+		r.Status, r.FinishedAt, reason = StatusFailed, now, ReasonRefused
 	default:
 		delay, ok := nextDelay(d.cfg.Schedule, a.Number, out.status, out.header,
 			now, d.cfg.RetryAfterLimit)
 		if ok {
 			r.Status, r.NextAttemptAt = StatusPending, now.Add(delay)
 		} else {
-			r.Status, r.FinishedAt, reason = StatusFailed, now, "retries exhausted"
+			r.Status, r.FinishedAt, reason = StatusFailed, now, ReasonExhausted
 		}
 	}
 	if out.err != nil {
 		r.Attempt.Error = out.err.Error()
 		r.LastError = r.Attempt.Error
+		if reason != "" {
+			r.LastError = reason + ": " + r.LastError
+		}
 	}
 
 	ctx, cancel := d.storeCtx()
@@ -268,7 +271,6 @@ func (d *Dispatcher) logOutcome(del *Delivery, a *Attempt, reason string) {
 		d.log.LogAttrs(ctx, slog.LevelInfo, "webhook delivered", final...)
 		return
 	}
-	final = append(final, slog.String(keyError, del.LastError),
-		slog.String(keyReason, reason))
+	final = append(final, slog.String(keyError, a.Error), slog.String(keyReason, reason))
 	d.log.LogAttrs(ctx, slog.LevelError, "webhook failed", final...)
 }

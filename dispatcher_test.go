@@ -262,6 +262,8 @@ func TestScheduleUnderTheFakeClock(t *testing.T) {
 		var de *webhook.DeliveryError
 		require.ErrorAs(t, o.delivery.Err(), &de)
 		require.Equal(t, 6, de.Attempts)
+		require.Equal(t, webhook.ReasonExhausted, de.Reason)
+		require.Equal(t, "webhook: status 500", de.LastError)
 	}
 
 	var at []time.Duration
@@ -506,6 +508,23 @@ func TestStopBeforeStart(t *testing.T) {
 	require.NoError(t, d.Stop(context.Background()))
 	require.NoError(t, d.StopAndCancel(context.Background()))
 	require.ErrorIs(t, d.Start(), webhook.ErrStopped)
+	e, err := webhook.Failed("p", "boom", time.Time{})
+	require.NoError(t, err)
+	id, err := d.Send(context.Background(), "https://example.com/h", e)
+	require.ErrorIs(t, err, webhook.ErrStopped, "nothing is stored after a stop")
+	require.Empty(t, id)
+}
+
+func TestIdempotencyKeyReusedForAnotherWebhook(t *testing.T) {
+	f := setup(t)
+	first := f.send(t, completed(t, "p-20"), webhook.WithIdempotencyKey("job-9"))
+	failed, err := webhook.Failed("p-20", "re-render failed", time.Time{})
+	require.NoError(t, err)
+	id, err := f.d.Send(context.Background(), f.recv.URL()+"/hooks/stratakit", failed,
+		webhook.WithIdempotencyKey("job-9"))
+	require.ErrorIs(t, err, webhook.ErrIdempotencyConflict)
+	require.Equal(t, first, id)
+	require.Contains(t, err.Error(), "production.completed for production p-20")
 }
 
 func TestIdempotencyKey(t *testing.T) {

@@ -34,6 +34,11 @@ var (
 	// refused at connect time fails at once, without retries.
 	ErrAddressRefused = errors.New("webhook: address refused")
 
+	// ErrIdempotencyConflict reports a Send whose idempotency key is held by
+	// a delivery of another event type, production or URL: the key was
+	// reused for a different webhook, which would otherwise be dropped.
+	ErrIdempotencyConflict = errors.New("webhook: idempotency key reused for another webhook")
+
 	// ErrStopped reports a call on a Dispatcher that has been stopped.
 	ErrStopped = errors.New("webhook: dispatcher stopped")
 )
@@ -46,13 +51,29 @@ type DeliveryError struct {
 	DeliveryID string
 	// Attempts is the number of attempts made, interrupted ones included.
 	Attempts int
-	// Reason says why no further attempt will be made, for instance
-	// "retries exhausted" or "address refused".
+	// Reason says why no further attempt will be made: ReasonExhausted,
+	// ReasonRefused, ReasonInterrupted, or ReasonUnknown for a delivery
+	// failed by some other store or program.
 	Reason string
 	// LastError is the last attempt's error text, as in its [Attempt] log
 	// entry.
 	LastError string
 }
+
+// Why a delivery failed, as in DeliveryError.Reason. A failed delivery's
+// LastError starts with its reason and ": ".
+const (
+	// ReasonExhausted: the schedule's last attempt failed.
+	ReasonExhausted = "retries exhausted"
+	// ReasonRefused: the SSRF guard refused every address of the host, or
+	// the URL could not be sent to at all; retrying cannot help.
+	ReasonRefused = "refused"
+	// ReasonInterrupted: the last attempt was interrupted (its process
+	// died) before an outcome was recorded.
+	ReasonInterrupted = "last attempt interrupted"
+	// ReasonUnknown: the reason was not recorded.
+	ReasonUnknown = "failed"
+)
 
 // Error implements error.
 func (e *DeliveryError) Error() string {

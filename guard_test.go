@@ -592,6 +592,9 @@ func TestDispatcherGuard(t *testing.T) {
 		"refused addresses: 127.0.0.1 (loopback), ::1 (loopback)")
 	require.NotContains(t, del.LastError, "s3cr3t")
 	require.Empty(t, fn.dialedAddrs())
+	var de *DeliveryError
+	require.ErrorAs(t, del.Err(), &de)
+	require.Equal(t, ReasonRefused, de.Reason)
 
 	_, err = d.Send(context.Background(), "http://mixed.example:8080/hook", e)
 	require.NoError(t, err)

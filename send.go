@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -18,12 +19,21 @@ const MaxIdempotencyKeyLen = 255
 // Start). ctx bounds only Send itself, never the attempts.
 //
 // With [WithIdempotencyKey], a second Send with the same key stores nothing
-// and returns the first delivery's ID.
+// and returns the first delivery's ID; if that delivery is of another event
+// type, production or URL, the error wraps ErrIdempotencyConflict, since
+// the key was reused for a different webhook.
 //
 // Bad input stores nothing and returns an error wrapping ErrInvalidEvent or
 // ErrInvalidURL that names the problem; a Store failure is returned wrapped.
+// After Stop or StopAndCancel, Send returns ErrStopped and stores nothing.
 func (d *Dispatcher) Send(ctx context.Context, webhookURL string, e Event,
 	opts ...SendOption) (string, error) {
+	d.mu.Lock()
+	stopped := d.state == stateStopping
+	d.mu.Unlock()
+	if stopped {
+		return "", ErrStopped
+	}
 	del, err := d.NewDelivery(webhookURL, e, opts...)
 	if err != nil {
 		return "", err
@@ -32,8 +42,30 @@ func (d *Dispatcher) Send(ctx context.Context, webhookURL string, e Event,
 	if err != nil {
 		return "", fmt.Errorf("webhook: store delivery: %w", err)
 	}
+	if id != del.ID {
+		return id, d.checkSameWebhook(ctx, id, &del)
+	}
 	d.poke()
 	return id, nil
+}
+
+// checkSameWebhook returns nil if the stored delivery id, found under
+// want's idempotency key, is the same webhook as want, and an error
+// wrapping ErrIdempotencyConflict otherwise.
+func (d *Dispatcher) checkSameWebhook(ctx context.Context, id string, want *Delivery) error {
+	got, err := d.cfg.Store.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil // purged meanwhile: the key held, nothing more to say
+	}
+	if err != nil {
+		return fmt.Errorf("webhook: read delivery %s: %w", id, err)
+	}
+	if got.EventType != want.EventType || got.ProductionID != want.ProductionID ||
+		got.URL != want.URL {
+		return fmt.Errorf("%w: key %q holds delivery %s, a %s for production %s",
+			ErrIdempotencyConflict, want.IdempotencyKey, id, got.EventType, got.ProductionID)
+	}
+	return nil
 }
 
 // NewDelivery validates a webhook to webhookURL about e exactly as Send does

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -55,8 +56,9 @@ type Delivery struct {
 	NextAttemptAt time.Time
 	// LeaseUntil is when the current claim expires; zero when unclaimed.
 	LeaseUntil time.Time
-	// LastError is the last failed attempt's error, or why the delivery
-	// failed.
+	// LastError is the last failed attempt's error. Once the delivery has
+	// failed it starts with the reason (ReasonExhausted: ..., ReasonRefused:
+	// ...); see Err.
 	LastError string
 	// CreatedAt is when the delivery was stored; FinishedAt when it was
 	// delivered or failed (zero while pending).
@@ -69,8 +71,18 @@ func (d Delivery) Err() error {
 	if d.Status != StatusFailed {
 		return nil
 	}
-	return &DeliveryError{DeliveryID: d.ID, Attempts: d.Attempts,
-		Reason: "delivery failed", LastError: d.LastError}
+	e := &DeliveryError{DeliveryID: d.ID, Attempts: d.Attempts,
+		Reason: ReasonUnknown, LastError: d.LastError}
+	for _, reason := range []string{ReasonExhausted, ReasonRefused} {
+		if rest, ok := strings.CutPrefix(d.LastError, reason+": "); ok {
+			e.Reason, e.LastError = reason, rest
+			return e
+		}
+	}
+	if d.LastError == LastInterruptedError {
+		e.Reason = ReasonInterrupted
+	}
+	return e
 }
 
 // Attempt is one entry of a delivery's attempt log.
