@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -27,7 +28,11 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := run(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
@@ -65,10 +70,11 @@ func run(args []string) error {
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	openStore, err := storeOpener(*storeKind, *dbPath)
+	openStore, removeStore, err := storeOpener(*storeKind, *dbPath)
 	if err != nil {
 		return err
 	}
+	defer removeStore()
 	cfg := webhook.Config{
 		Logger:         logger,
 		SigningSecrets: []string{secret},
@@ -159,21 +165,23 @@ func run(args []string) error {
 }
 
 // storeOpener returns a function that opens the chosen store, and the same
-// one again after the restart.
-func storeOpener(kind, path string) (func() (webhook.Store, func() error, error), error) {
+// one again after the restart, and one that removes a file it made up.
+func storeOpener(kind, path string) (func() (webhook.Store, func() error, error), func(), error) {
+	remove := func() {}
 	switch kind {
 	case "memory":
 		mem := webhook.NewMemoryStore() // survives the restart in this process only
 		return func() (webhook.Store, func() error, error) {
 			return mem, func() error { return nil }, nil
-		}, nil
+		}, remove, nil
 	case "sqlite":
 		if path == "" {
 			dir, err := os.MkdirTemp("", "webhook-quickstart-")
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			path = filepath.Join(dir, "quickstart.db")
+			remove = func() { os.RemoveAll(dir) }
 		}
 		fmt.Println("deliveries are kept in", path)
 		return func() (webhook.Store, func() error, error) {
@@ -182,9 +190,9 @@ func storeOpener(kind, path string) (func() (webhook.Store, func() error, error)
 				return nil, nil, err
 			}
 			return s, s.Close, nil
-		}, nil
+		}, remove, nil
 	default:
-		return nil, fmt.Errorf("-store %q: want sqlite or memory", kind)
+		return nil, nil, fmt.Errorf("-store %q: want sqlite or memory", kind)
 	}
 }
 
@@ -204,14 +212,18 @@ func printDelivery(ctx context.Context, store webhook.Store, id string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\n%s %s (%s): %s after %d attempts\n",
-		d.ID, d.EventType, d.ProductionID, d.Status, d.Attempts)
+	attempts := "attempts"
+	if d.Attempts == 1 {
+		attempts = "attempt"
+	}
+	fmt.Printf("\n%s %s (%s): %s after %d %s\n",
+		d.ID, d.EventType, d.ProductionID, d.Status, d.Attempts, attempts)
 	log, err := store.Attempts(ctx, id)
 	if err != nil {
 		return err
 	}
 	for _, a := range log {
-		outcome := fmt.Sprintf("status %d", a.StatusCode)
+		outcome := fmt.Sprintf("%d %s", a.StatusCode, http.StatusText(a.StatusCode))
 		if a.Error != "" {
 			outcome = a.Error
 		}
