@@ -48,9 +48,11 @@ func (d *Dispatcher) attempt(c Claim) {
 		out = outcome{err: fmt.Errorf("webhook: attempt %d is past the schedule's %d",
 			n, d.maxAttempts), refused: true}
 	} else {
-		stopExtend := d.extendLease(del.ID, c.Token)
-		out = d.send(&del, n, start)
+		ctx, cancel := context.WithCancelCause(d.attemptCtx)
+		stopExtend := d.extendLease(del.ID, c.Token, cancel)
+		out = d.send(ctx, cancel, &del, n, start)
 		stopExtend()
+		cancel(nil)
 	}
 	d.record(c, start, out)
 }
@@ -58,9 +60,8 @@ func (d *Dispatcher) attempt(c Claim) {
 // send makes the HTTP request of attempt n and reads the reply. The
 // outcome is decided by the status line; the body is read afterwards, for
 // the attempt log only, under its own deadline.
-func (d *Dispatcher) send(del *Delivery, n int, start time.Time) outcome {
-	ctx, cancel := context.WithCancelCause(d.attemptCtx)
-	defer cancel(nil)
+func (d *Dispatcher) send(ctx context.Context, cancel context.CancelCauseFunc, del *Delivery,
+	n int, start time.Time) outcome {
 	deadline := d.clock.AfterFunc(d.cfg.AttemptTimeout, func() { cancel(errAttemptTimeout) })
 	defer deadline.Stop()
 
@@ -109,7 +110,7 @@ func (d *Dispatcher) transportOutcome(ctx context.Context, del *Delivery, err er
 	case errors.Is(cause, errAttemptTimeout):
 		return outcome{err: fmt.Errorf("webhook: post %s: %w (%v)", target, cause,
 			d.cfg.AttemptTimeout)}
-	case errors.Is(cause, errHardStop):
+	case errors.Is(cause, errHardStop), errors.Is(cause, ErrClaimLost):
 		return outcome{err: fmt.Errorf("webhook: post %s: attempt cancelled: %w", target, cause)}
 	default:
 		return outcome{err: fmt.Errorf("webhook: post %s: %w", target, err)}
@@ -141,14 +142,16 @@ func readSnippet(body io.Reader) []byte {
 
 // extendLease keeps the claim alive while the attempt runs, extending it
 // every half lease, and returns a function that stops doing so and waits
-// until it has stopped.
-func (d *Dispatcher) extendLease(id, token string) (stop func()) {
+// until it has stopped. If the claim was lost (another dispatcher took the
+// delivery over), the attempt is cancelled: the new holder attempts it.
+func (d *Dispatcher) extendLease(id, token string, cancel context.CancelCauseFunc) (stop func()) {
 	quit := make(chan struct{})
 	done := make(chan struct{})
+	// The timer starts before the attempt does, on the attempt's clock.
+	every := d.cfg.Lease / 2
+	t := d.clock.NewTimer(every)
 	go func() {
 		defer close(done)
-		every := d.cfg.Lease / 2
-		t := d.clock.NewTimer(every)
 		defer t.Stop()
 		for {
 			select {
@@ -156,9 +159,15 @@ func (d *Dispatcher) extendLease(id, token string) (stop func()) {
 				return
 			case <-t.C():
 			}
-			ctx, cancel := d.storeCtx()
+			ctx, cancelStore := d.storeCtx()
 			err := d.cfg.Store.Extend(ctx, id, token, d.clock.Now().Add(d.cfg.Lease))
-			cancel()
+			cancelStore()
+			if errors.Is(err, ErrClaimLost) {
+				d.log.Warn("webhook claim lost; attempt cancelled",
+					slog.String(keyDeliveryID, id), slog.String(keyError, err.Error()))
+				cancel(ErrClaimLost)
+				return
+			}
 			if err != nil {
 				d.log.Warn("webhook lease extension failed",
 					slog.String(keyDeliveryID, id), slog.String(keyError, err.Error()))

@@ -76,14 +76,15 @@ func guardTransport(c Config, rt http.RoundTripper, p *policy, lookup lookupFunc
 	switch ct := rt.(type) {
 	case nil:
 		t = &http.Transport{
-			ForceAttemptHTTP2:     true,
-			DisableCompression:    true, // no Accept-Encoding: gzip added to the wire
-			MaxIdleConns:          c.Workers * 2,
-			MaxIdleConnsPerHost:   c.PerHostLimit,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   c.AttemptTimeout,
-			ResponseHeaderTimeout: c.AttemptTimeout,
-			ExpectContinueTimeout: time.Second,
+			ForceAttemptHTTP2:      true,
+			DisableCompression:     true, // no Accept-Encoding: gzip added to the wire
+			MaxResponseHeaderBytes: 64 << 10,
+			MaxIdleConns:           c.Workers * 2,
+			MaxIdleConnsPerHost:    c.PerHostLimit,
+			IdleConnTimeout:        90 * time.Second,
+			TLSHandshakeTimeout:    c.AttemptTimeout,
+			ResponseHeaderTimeout:  c.AttemptTimeout,
+			ExpectContinueTimeout:  time.Second,
 		}
 	case *http.Transport:
 		switch {
@@ -109,7 +110,7 @@ func guardTransport(c Config, rt http.RoundTripper, p *policy, lookup lookupFunc
 			"must be nil or an *http.Transport", rt))
 	}
 
-	g := &guard{policy: p, lookup: lookup, dial: dial}
+	g := &guard{policy: p, lookup: lookup, dial: dial, budget: c.AttemptTimeout}
 	t.DialContext = g.DialContext
 	t.Dial = nil
 	return t, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -673,4 +674,110 @@ func TestFinishedDeliveriesArePurgedAfterRetention(t *testing.T) {
 	require.ErrorIs(t, err, webhook.ErrNotFound)
 	_, err = f.store.Get(ctx, pending)
 	require.NoError(t, err)
+}
+
+// claimFails is a MemoryStore whose Claim fails while reads work, as a
+// database whose writes fail (a full disk, a lost write connection). It
+// signals every Claim and NextDue.
+type claimFails struct {
+	*webhook.MemoryStore
+	claimed, nextDue chan struct{}
+}
+
+func (s *claimFails) Claim(context.Context, time.Time, webhook.ClaimRequest) ([]webhook.Claim, error) {
+	s.claimed <- struct{}{}
+	return nil, errors.New("disk I/O error")
+}
+
+func (s *claimFails) NextDue(ctx context.Context) (time.Time, bool, error) {
+	defer func() { s.nextDue <- struct{}{} }()
+	return s.MemoryStore.NextDue(ctx)
+}
+
+func TestFailingClaimWaitsAPollInterval(t *testing.T) {
+	store := &claimFails{MemoryStore: webhook.NewMemoryStore(),
+		claimed: make(chan struct{}, 1000), nextDue: make(chan struct{}, 1000)}
+
+	// A delivery is due when the Dispatcher starts.
+	prefill, err := webhook.New(webhook.Config{Store: store, AllowHTTP: true,
+		Allow: []string{"127.0.0.1"}, Clock: webhooktest.NewClock(time.Time{})})
+	require.NoError(t, err)
+	_, err = prefill.Send(context.Background(), "http://127.0.0.1:1/h", completed(t, "p-19"))
+	require.NoError(t, err)
+	f := setup(t, func(c *webhook.Config) { c.Store = store })
+
+	// The loop asks, fails, and sleeps a poll interval: not at once again,
+	// although the delivery is due.
+	wait := func(ch chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(waitLimit):
+			t.Fatalf("no %s within %v", what, waitLimit)
+		}
+	}
+	wait(store.claimed, "claim")
+	wait(store.nextDue, "next due")
+	f.clock.Advance(webhook.DefaultPollInterval - time.Millisecond)
+	select {
+	case <-store.claimed:
+		t.Fatal("a failed claim was retried before the poll interval")
+	default:
+	}
+	f.clock.Advance(time.Millisecond)
+	wait(store.claimed, "claim after the poll interval")
+	wait(store.nextDue, "next due")
+
+	// Stopped now, the loop made no claim but those two.
+	require.NoError(t, f.d.Stop(context.Background()))
+	require.Empty(t, store.claimed, "the loop claimed again at once")
+}
+
+func TestBacklogForOneHostDoesNotHoldBackAnother(t *testing.T) {
+	f := setup(t)
+	f.recv.Always(webhooktest.Hang())
+	healthy := webhooktest.NewReceiver(t, webhooktest.WithClock(f.clock))
+	require.NoError(t, f.d.Stop(context.Background()))
+
+	// Stored while no Dispatcher runs: a backlog of 20 for the hanging host
+	// and one for the healthy host, all due at once.
+	d, err := webhook.New(f.cfg)
+	require.NoError(t, err)
+	for i := range 20 {
+		_, err := d.Send(context.Background(), f.recv.URL()+"/h", completed(t, "slow-"+strconv.Itoa(i)))
+		require.NoError(t, err)
+	}
+	_, err = d.Send(context.Background(), healthy.URL()+"/h", completed(t, "ok"))
+	require.NoError(t, err)
+
+	// A restart: without the clock moving, the healthy host is served while
+	// the hanging one holds its four workers.
+	f.newDispatcher(t)
+	o := f.next(t)
+	require.Equal(t, "ok", o.delivery.ProductionID)
+	require.Equal(t, webhook.StatusDelivered, o.delivery.Status)
+	require.Len(t, f.recv.WaitRequests(t, webhook.DefaultPerHostLimit), webhook.DefaultPerHostLimit)
+}
+
+// leaseLost is a MemoryStore that reports every claim lost on Extend, as
+// when another dispatcher has taken the delivery over.
+type leaseLost struct{ *webhook.MemoryStore }
+
+func (leaseLost) Extend(context.Context, string, string, time.Time) error {
+	return webhook.ErrClaimLost
+}
+
+func TestAttemptIsCancelledWhenItsClaimIsLost(t *testing.T) {
+	f := setup(t, func(c *webhook.Config) {
+		c.Store = leaseLost{webhook.NewMemoryStore()}
+		c.Lease = 40 * time.Second // extended every 20 s, before the 30 s limit
+	})
+	f.recv.Script(webhooktest.Hang())
+	f.send(t, completed(t, "p-21"))
+	f.recv.WaitRequests(t, 1)
+
+	f.clock.Advance(20 * time.Second)
+	o := f.next(t)
+	require.Contains(t, o.attempt.Error, "attempt cancelled: webhook: claim lost")
+	require.Equal(t, 20*time.Second, o.attempt.Duration)
 }

@@ -88,11 +88,17 @@ func (e Event) Validate() error {
 	if err := validateProductionID(e.ProductionID); err != nil {
 		return err
 	}
+	if y := e.Timestamp.UTC().Year(); !e.Timestamp.IsZero() && (y < 1 || y > 9999) {
+		return fmt.Errorf("%w: Timestamp: year %d is outside RFC 3339's 0001 to 9999",
+			ErrInvalidEvent, y)
+	}
 	switch e.Type {
 	case ProductionCompleted:
 		return validateOutputURL(e.OutputURL)
 	case ProductionFailed:
-		if strings.TrimSpace(e.Error) == "" {
+		// Only the empty text is refused: whatever a render tool printed,
+		// even blank lines, is better reported than dropped.
+		if e.Error == "" {
 			return fmt.Errorf("%w: Error: empty for a failed production", ErrInvalidEvent)
 		}
 		return nil

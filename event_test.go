@@ -96,8 +96,13 @@ func TestEventValidation(t *testing.T) {
 			want: "OutputURL: not an absolute URL",
 		},
 		"failed without error text": {
-			event: webhook.Event{Type: webhook.ProductionFailed, ProductionID: "p", Error: " \t"},
+			event: webhook.Event{Type: webhook.ProductionFailed, ProductionID: "p"},
 			want:  "Error: empty",
+		},
+		"timestamp past 9999": {
+			event: webhook.Event{Type: webhook.ProductionFailed, ProductionID: "p", Error: "x",
+				Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+			want: "Timestamp: year 10000 is outside",
 		},
 		"unknown type": {
 			event: webhook.Event{Type: "production.started", ProductionID: "p"},
@@ -114,6 +119,13 @@ func TestEventValidation(t *testing.T) {
 			require.ErrorIs(t, err, webhook.ErrInvalidEvent)
 		})
 	}
+}
+
+func TestBlankErrorTextIsStillReported(t *testing.T) {
+	t.Parallel()
+	e, err := webhook.Failed("p", "\n", time.Time{})
+	require.NoError(t, err)
+	require.Equal(t, "\n", e.Error)
 }
 
 func TestOutputURLNeverEchoed(t *testing.T) {

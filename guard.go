@@ -406,6 +406,11 @@ type guard struct {
 	policy *policy
 	lookup lookupFunc
 	dial   dialFunc
+	// budget is the time a dial may take in all when its ctx has no
+	// deadline, as the Dispatcher's attempts have none (their limit runs on
+	// the Dispatcher's Clock): it is shared among the host's addresses, so
+	// one unreachable address cannot take the whole attempt.
+	budget time.Duration
 }
 
 // minDialTimeout is the least time given to each address when a dial
@@ -432,9 +437,13 @@ func (g *guard) DialContext(ctx context.Context, network, address string) (net.C
 	// Dial the allowed addresses in turn, each with a share of the time
 	// left, and return the first connection.
 	var first error
+	deadline, hasDeadline := ctx.Deadline()
+	if !hasDeadline && g.budget > 0 {
+		deadline, hasDeadline = time.Now().Add(g.budget), true
+	}
 	for i, a := range addrs {
 		dctx, cancel := ctx, context.CancelFunc(func() {})
-		if deadline, ok := ctx.Deadline(); ok {
+		if hasDeadline {
 			share := time.Until(deadline) / time.Duration(len(addrs)-i)
 			share = max(share, min(minDialTimeout, time.Until(deadline)))
 			dctx, cancel = context.WithTimeout(ctx, share)

@@ -401,6 +401,30 @@ func TestGuardFallback(t *testing.T) {
 	require.NotErrorIs(t, err, ErrAddressRefused)
 }
 
+// The Dispatcher's attempts carry no ctx deadline (their limit runs on its
+// Clock), so the guard shares its own budget among the addresses: one that
+// never answers cannot take the whole attempt.
+func TestGuardFallbackWithoutDeadline(t *testing.T) {
+	t.Parallel()
+	fn := newFakeNet(map[string][]string{"two.example": {"2606:4700::1", "93.184.216.34"}})
+	defer fn.close()
+	fn.failFor["[2606:4700::1]:443"] = true
+	var deadlines []time.Duration
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		d, ok := ctx.Deadline()
+		require.True(t, ok, "every address gets a deadline of its own")
+		deadlines = append(deadlines, time.Until(d))
+		return fn.dial(ctx, network, address)
+	}
+	g := &guard{policy: mustPolicy(t), lookup: fn.lookup, dial: dial, budget: 30 * time.Second}
+	conn, err := g.DialContext(context.Background(), "tcp", "two.example:443")
+	require.NoError(t, err)
+	conn.Close()
+	require.Equal(t, []string{"[2606:4700::1]:443", "93.184.216.34:443"}, fn.dialedAddrs())
+	require.Len(t, deadlines, 2)
+	require.InDelta(t, 15*time.Second, deadlines[0], float64(time.Second), "half the budget")
+}
+
 func TestGuardNetworks(t *testing.T) {
 	t.Parallel()
 	fn := newFakeNet(nil)

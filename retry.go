@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -102,7 +103,12 @@ func retryAfter(value string, now time.Time) (time.Duration, bool) {
 	if value == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseUint(value, 10, 32); err == nil {
+	if isDigits(value) {
+		// A delay too long to parse is at least as long as any limit.
+		secs, err := strconv.ParseUint(value, 10, 32)
+		if err != nil {
+			secs = math.MaxUint32
+		}
 		return time.Duration(secs) * time.Second, true
 	}
 	at, err := http.ParseTime(value)
@@ -110,6 +116,15 @@ func retryAfter(value string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return max(at.Sub(now), 0), true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // nextDelay returns the wait before the attempt after failedAttempt: the

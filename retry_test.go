@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"math"
 	"net/http"
 	"testing"
 	"time"
@@ -73,7 +74,8 @@ func TestRetryAfter(t *testing.T) {
 		"empty":        {value: "", ok: false},
 		"negative":     {value: "-5", ok: false},
 		"garbage":      {value: "soon", ok: false},
-		"huge seconds": {value: "99999999999999999999", ok: false},
+		"huge seconds": {value: "99999999999999999999", want: math.MaxUint32 * time.Second, ok: true},
+		"plus sign":    {value: "+5", ok: false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -100,6 +102,7 @@ func TestNextDelayHonoursRetryAfterWithinLimit(t *testing.T) {
 		"schedule when longer":      {1, 429, header("0"), time.Second, true},
 		"retry-after when longer":   {1, 503, header("90"), 90 * time.Second, true},
 		"capped at the limit":       {2, 429, header("86400"), limit, true},
+		"huge is capped too":        {2, 429, header("4294967296"), limit, true},
 		"ignored on a 500":          {1, 500, header("90"), time.Second, true},
 		"no header":                 {3, 503, http.Header{}, 30 * time.Second, true},
 		"last attempt stays last":   {6, 429, header("5"), 0, false},

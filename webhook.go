@@ -197,6 +197,7 @@ func (d *Dispatcher) loop() {
 	timer := d.clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	nextPurge := d.clock.Now()
+	lookedAgain := false
 
 	for {
 		select {
@@ -210,23 +211,27 @@ func (d *Dispatcher) loop() {
 			nextPurge = now.Add(purgeInterval(d.cfg.Retention))
 		}
 
-		// Claim what can be started now. A full batch means more may be due.
-		started, asked, skipped := d.claimDue(now)
-		if asked > 0 && started == asked {
+		// Claim what can be started now. A full batch means more may be due;
+		// so does a batch that held more for a host than its cap allowed:
+		// that host is skipped from now on, and the others may have more.
+		c := d.claimDue(now)
+		if c.started > 0 && (c.started == c.asked || c.overCap) {
+			lookedAgain = false
 			continue
 		}
 
 		// Sleep until the earliest due time, at most one poll interval. A due
 		// time in the past that could not be claimed (workers or hosts at
-		// their cap) waits for an attempt to finish, which pokes the loop.
+		// their cap) waits for an attempt to finish, which pokes the loop; a
+		// store that failed is asked again after a poll interval.
 		wait := d.cfg.PollInterval
-		if at, ok := d.nextDue(); ok {
+		if at, ok := d.nextDue(); ok && !c.failed {
 			if due := at.Sub(now); due > 0 {
 				wait = min(wait, due)
-			} else if asked > 0 && !skipped && started == 0 {
+			} else if c.asked > 0 && !c.capped && c.started == 0 && !lookedAgain {
 				// Due, claimable, yet not claimed: something changed between
 				// Claim and NextDue (an insert). Look again once.
-				wait = 0
+				wait, lookedAgain = 0, true
 			}
 		}
 		if d.cfg.Retention > 0 {
@@ -292,10 +297,20 @@ func (d *Dispatcher) nextDue() (time.Time, bool) {
 	return at, ok
 }
 
+// claimed is what one claimDue did.
+type claimed struct {
+	asked   int  // deliveries asked for: the free workers
+	started int  // attempts started
+	capped  bool // some host was at its cap, or some worker busy
+	overCap bool // the batch held more for a host than its cap: released
+	failed  bool // the store's Claim failed
+}
+
 // claimDue claims as many due deliveries as there are free workers, hosts
-// at their cap skipped, and starts an attempt for each. It returns how many
-// it started, how many it asked for, and whether any host was skipped.
-func (d *Dispatcher) claimDue(now time.Time) (started, asked int, skipped bool) {
+// at their cap skipped, and starts an attempt for each. Deliveries it
+// cannot start (their host reached its cap within the batch, or the
+// Dispatcher is stopping) are released at once.
+func (d *Dispatcher) claimDue(now time.Time) claimed {
 	d.mu.Lock()
 	free := d.cfg.Workers - d.busy
 	var skip []string
@@ -305,8 +320,9 @@ func (d *Dispatcher) claimDue(now time.Time) (started, asked int, skipped bool) 
 		}
 	}
 	d.mu.Unlock()
+	c := claimed{asked: max(free, 0), capped: len(skip) > 0 || free <= 0}
 	if free <= 0 {
-		return 0, 0, true
+		return c
 	}
 
 	ctx, cancel := d.storeCtx()
@@ -319,20 +335,20 @@ func (d *Dispatcher) claimDue(now time.Time) (started, asked int, skipped bool) 
 	cancel()
 	if err != nil {
 		d.log.Error("webhook store claim failed", slog.String(keyError, err.Error()))
-		return 0, free, len(skip) > 0
+		c.failed = true
+		return c
 	}
 
-	for _, c := range claims {
-		if d.reserve(c.Delivery) {
-			started++
-			go d.attempt(c)
+	for _, cl := range claims {
+		if d.reserve(cl.Delivery) {
+			c.started++
+			go d.attempt(cl)
 			continue
 		}
-		// Stopping, or the batch held more for one host than its cap.
-		skipped = true
-		d.release(c)
+		c.capped, c.overCap = true, true
+		d.release(cl)
 	}
-	return started, free, skipped || len(skip) > 0
+	return c
 }
 
 // reserve counts an attempt of del as in flight, unless the Dispatcher is
