@@ -134,7 +134,10 @@ func checkKey(option, key string) error {
 	return nil
 }
 
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+// idEncoding is base32 in lower case, without the easily confused i, l, o
+// and u, as Crockford's alphabet.
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").
+	WithPadding(base32.NoPadding)
 
 // newDeliveryID returns "msg_" and 26 characters of base32 from 128 random
 // bits, in the form Standard Webhooks suggests for webhook-id.

@@ -88,7 +88,8 @@ func (s *countingStore) Attempts(ctx context.Context, id string) (a []webhook.At
 	return s.next.Attempts(ctx, id)
 }
 
-func (s *countingStore) List(ctx context.Context, f webhook.Filter) (ds []webhook.Delivery, err error) {
+func (s *countingStore) List(ctx context.Context,
+	f webhook.Filter) (ds []webhook.Delivery, err error) {
 	defer func(start time.Time) { s.observe("List", start, err) }(time.Now())
 	return s.next.List(ctx, f)
 }
@@ -109,7 +110,8 @@ func (s *countingStore) Release(ctx context.Context, id, token string) (err erro
 	return s.next.Release(ctx, id, token)
 }
 
-func (s *countingStore) Record(ctx context.Context, id, token string, r webhook.Result) (err error) {
+func (s *countingStore) Record(ctx context.Context, id, token string,
+	r webhook.Result) (err error) {
 	defer func(start time.Time) { s.observe("Record", start, err) }(time.Now())
 	return s.next.Record(ctx, id, token, r)
 }

@@ -197,7 +197,8 @@ func storeOpener(kind, path string) (func() (webhook.Store, func() error, error)
 }
 
 // start builds and starts a Dispatcher that reports each outcome to seen.
-func start(cfg webhook.Config, store webhook.Store, seen *webhooktest.Outcomes) (*webhook.Dispatcher, error) {
+func start(cfg webhook.Config, store webhook.Store,
+	seen *webhooktest.Outcomes) (*webhook.Dispatcher, error) {
 	cfg.Store = store
 	cfg.OnAttempt = seen.Observe
 	d, err := webhook.New(cfg)
