@@ -47,8 +47,9 @@ func (s *Store) Insert(ctx context.Context, d webhook.Delivery) (string, error) 
 	var id string
 	err := s.w.do(ctx, func(tx *wtx) error {
 		res, err := tx.Exec(qInsert, d.ID, nullString(d.IdempotencyKey), d.URL, d.Host,
-			string(d.EventType), d.ProductionID, d.Body, d.SecretKey, d.Attempts, encodeTime(d.NextAttemptAt),
-			zeroTime, d.LastError, encodeTime(d.CreatedAt), zeroTime, zeroTime)
+			string(d.EventType), d.ProductionID, d.Body, d.SecretKey, d.Attempts,
+			encodeTime(d.NextAttemptAt), zeroTime, d.LastError, encodeTime(d.CreatedAt),
+			zeroTime, zeroTime)
 		if err != nil {
 			return fmt.Errorf("webhook: sqlitestore: insert delivery %s: %w", d.ID, err)
 		}
