@@ -249,6 +249,7 @@ func (d *Dispatcher) loop() {
 		case <-d.wake:
 		case <-storeWake:
 		}
+		lookedAgain = false
 	}
 }
 
