@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -689,9 +690,9 @@ func (s *claimFails) Claim(context.Context, time.Time, webhook.ClaimRequest) ([]
 	return nil, errors.New("disk I/O error")
 }
 
-func (s *claimFails) NextDue(ctx context.Context) (time.Time, bool, error) {
+func (s *claimFails) NextDue(ctx context.Context, skip []string) (time.Time, bool, error) {
 	defer func() { s.nextDue <- struct{}{} }()
-	return s.MemoryStore.NextDue(ctx)
+	return s.MemoryStore.NextDue(ctx, skip)
 }
 
 func TestFailingClaimWaitsAPollInterval(t *testing.T) {
@@ -780,4 +781,87 @@ func TestAttemptIsCancelledWhenItsClaimIsLost(t *testing.T) {
 	o := f.next(t)
 	require.Contains(t, o.attempt.Error, "attempt cancelled: webhook: claim lost")
 	require.Equal(t, 20*time.Second, o.attempt.Duration)
+}
+
+// takeoverStore is a MemoryStore that, once armed, claims as if the clock
+// had jumped past every lease: it takes over deliveries whose attempts
+// still run, as a paused machine or a stepped clock would.
+type takeoverStore struct {
+	*webhook.MemoryStore
+	armed    atomic.Bool
+	releases atomic.Int64
+}
+
+func (s *takeoverStore) Claim(ctx context.Context, now time.Time,
+	r webhook.ClaimRequest) ([]webhook.Claim, error) {
+	if s.armed.Swap(false) {
+		now = now.Add(time.Hour)
+	}
+	return s.MemoryStore.Claim(ctx, now, r)
+}
+
+func (s *takeoverStore) Release(ctx context.Context, id, token string) error {
+	s.releases.Add(1)
+	return s.MemoryStore.Release(ctx, id, token)
+}
+
+func TestDeliveryHandedOutAgainWaitsForItsOwnAttempt(t *testing.T) {
+	store := &takeoverStore{MemoryStore: webhook.NewMemoryStore()}
+	f := setup(t, func(c *webhook.Config) { c.Store = store })
+	f.recv.Script(webhooktest.Hang(), webhooktest.Status(http.StatusOK))
+	id := f.send(t, completed(t, "p-22"))
+	f.recv.WaitRequests(t, 1)
+
+	// The store hands the delivery out again while attempt 1 runs: it is
+	// neither attempted twice at once nor released (which would only have
+	// it claimed again, over and over).
+	store.armed.Store(true)
+	poke := webhooktest.NewReceiver(t)
+	_, err := f.d.Send(context.Background(), poke.URL()+"/poke", completed(t, "poke"))
+	require.NoError(t, err)
+	o := f.next(t)
+	require.Equal(t, "poke", o.delivery.ProductionID)
+	require.Len(t, f.recv.Requests(), 1)
+	require.Zero(t, store.releases.Load())
+
+	// Attempt 1 ends; its outcome is refused (its claim was taken over) and
+	// attempt 2 starts at once.
+	f.clock.Advance(webhook.DefaultAttemptTimeout)
+	f.logs.waitFor(t, "webhook outcome not recorded")
+	o = f.next(t)
+	require.Equal(t, id, o.delivery.ID)
+	require.Equal(t, 2, o.attempt.Number)
+	require.Equal(t, webhook.StatusDelivered, o.delivery.Status)
+	reqs := f.recv.WaitRequests(t, 2)
+	require.Equal(t, "2", reqs[1].Header.Get(webhook.HeaderDelivery))
+	log, err := store.Attempts(context.Background(), id)
+	require.NoError(t, err)
+	require.Len(t, log, 2)
+	require.True(t, log[0].Interrupted)
+	require.Zero(t, store.releases.Load())
+}
+
+func TestHostAtItsCapDoesNotHideAnotherHostsRetry(t *testing.T) {
+	f := setup(t, func(c *webhook.Config) { c.PerHostLimit = 1 })
+	f.recv.Always(webhooktest.Hang())
+	other := webhooktest.NewReceiver(t, webhooktest.WithClock(f.clock))
+	other.FailTimes(1)
+
+	// The hanging host: one attempt in flight, one more due behind it.
+	f.send(t, completed(t, "slow-1"))
+	f.send(t, completed(t, "slow-2"))
+	f.recv.WaitRequests(t, 1)
+
+	_, err := f.d.Send(context.Background(), other.URL()+"/h", completed(t, "ok"))
+	require.NoError(t, err)
+	o := f.next(t)
+	require.Equal(t, "ok", o.delivery.ProductionID)
+	require.Equal(t, webhook.StatusPending, o.delivery.Status)
+
+	// Its retry runs when due, one second later, not at the next poll.
+	f.advanceTo(o.delivery.NextAttemptAt)
+	o = f.next(t)
+	require.Equal(t, "ok", o.delivery.ProductionID)
+	require.Equal(t, webhook.StatusDelivered, o.delivery.Status)
+	require.Equal(t, time.Second, other.WaitRequests(t, 2)[1].Time.Sub(other.Requests()[0].Time))
 }

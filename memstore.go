@@ -235,13 +235,7 @@ func (s *MemoryStore) Claim(ctx context.Context, now time.Time, r ClaimRequest) 
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var skip map[string]bool
-	if len(r.SkipHosts) > 0 {
-		skip = make(map[string]bool, len(r.SkipHosts))
-		for _, h := range r.SkipHosts {
-			skip[h] = true
-		}
-	}
+	skip := hostSet(r.SkipHosts)
 
 	// Take hosts off the top of the heap while they are skipped, and
 	// deliveries off the top host while they are due.
@@ -382,16 +376,40 @@ func (s *MemoryStore) held(id, token string) (*memEntry, error) {
 }
 
 // NextDue implements [Store.NextDue].
-func (s *MemoryStore) NextDue(ctx context.Context) (time.Time, bool, error) {
+func (s *MemoryStore) NextDue(ctx context.Context, skipHosts []string) (time.Time, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, false, fmt.Errorf("webhook: next due: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.due) == 0 {
-		return time.Time{}, false, nil
+	skip := hostSet(skipHosts)
+
+	// Take skipped hosts off the top of the heap until another is on top.
+	var skipped []*hostQueue
+	for len(s.due) > 0 && skip[s.due[0].host] {
+		skipped = append(skipped, heap.Pop(&s.due).(*hostQueue))
 	}
-	return s.due[0].items[0].available(), true, nil
+	var at time.Time
+	ok := len(s.due) > 0
+	if ok {
+		at = s.due[0].items[0].available()
+	}
+	for _, q := range skipped {
+		heap.Push(&s.due, q)
+	}
+	return at, ok, nil
+}
+
+// hostSet returns hosts as a set, nil when empty.
+func hostSet(hosts []string) map[string]bool {
+	if len(hosts) == 0 {
+		return nil
+	}
+	set := make(map[string]bool, len(hosts))
+	for _, h := range hosts {
+		set[h] = true
+	}
+	return set
 }
 
 // Purge implements [Store.Purge].

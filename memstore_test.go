@@ -191,7 +191,7 @@ func TestMemoryStoreClaimModel(t *testing.T) {
 
 		// NextDue is the earliest available time among pending deliveries.
 		pending = memPending(t, s)
-		at, ok, err := s.NextDue(ctx)
+		at, ok, err := s.NextDue(ctx, nil)
 		require.NoError(t, err)
 		require.Equal(t, len(pending) > 0, ok, "step %d", step)
 		if ok {
@@ -325,7 +325,7 @@ func TestMemoryStoreFootprint(t *testing.T) {
 		"(%d bytes each)", mib(inserted-before), mib(waiting-before), (waiting-before)/n)
 	require.Less(t, waiting-before, uint64(256<<20), "well under 1 GiB")
 
-	at, ok, err := s.NextDue(ctx)
+	at, ok, err := s.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, memBase.Add(time.Second), at)
@@ -449,7 +449,7 @@ func ExampleMemoryStore() {
 		Status: webhook.StatusPending, NextAttemptAt: now.Add(time.Second),
 		LastError: "status 503",
 	})
-	due, _, _ := s.NextDue(ctx)
+	due, _, _ := s.NextDue(ctx, nil)
 	fmt.Println("next attempt in", due.Sub(now))
 
 	// Attempt 2 is claimed, and its holder stops without an outcome.

@@ -245,11 +245,13 @@ type Store interface {
 	// the delivery.
 	Record(ctx context.Context, id, token string, r Result) error
 
-	// NextDue returns the earliest time at which Claim could return a
-	// delivery: the earliest NextAttemptAt of an unclaimed pending
-	// delivery, or LeaseUntil of a claimed one. ok is false when nothing is
-	// pending.
-	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
+	// NextDue returns the earliest time at which a Claim skipping the same
+	// hosts could return a delivery: the earliest NextAttemptAt of an
+	// unclaimed pending delivery, or LeaseUntil of a claimed one, among
+	// the deliveries whose Host is not in skipHosts. ok is false when no
+	// such delivery is pending. The Dispatcher skips the hosts at their
+	// cap, so that their backlog does not hide another host's retry.
+	NextDue(ctx context.Context, skipHosts []string) (at time.Time, ok bool, err error)
 
 	// Purge deletes delivered and failed deliveries, with their attempt
 	// logs, whose FinishedAt is before the given time, and returns how many

@@ -34,10 +34,11 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	state    dispatcherState
-	busy     int             // attempts in flight
-	perHost  map[string]int  // attempts in flight by host key
-	inFlight map[string]bool // IDs of the deliveries being attempted
-	attempts sync.WaitGroup  // one per attempt in flight
+	busy     int              // attempts in flight
+	perHost  map[string]int   // attempts in flight by host key
+	inFlight map[string]bool  // IDs of the deliveries being attempted
+	queued   map[string]Claim // claims to start once their own attempt ends
+	attempts sync.WaitGroup   // one per attempt in flight
 
 	wake chan struct{} // pokes the loop; buffered, never blocks
 	quit chan struct{} // closed when stopping: claim nothing more
@@ -82,6 +83,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		maxAttempts: maxAttempts,
 		perHost:     make(map[string]int),
 		inFlight:    make(map[string]bool),
+		queued:      make(map[string]Claim),
 		wake:        make(chan struct{}, 1),
 		quit:        make(chan struct{}),
 		done:        make(chan struct{}),
@@ -225,7 +227,7 @@ func (d *Dispatcher) loop() {
 		// their cap) waits for an attempt to finish, which pokes the loop; a
 		// store that failed is asked again after a poll interval.
 		wait := d.cfg.PollInterval
-		if at, ok := d.nextDue(); ok && !c.failed {
+		if at, ok := d.nextDue(d.saturatedHosts()); ok && !c.failed {
 			if due := at.Sub(now); due > 0 {
 				wait = min(wait, due)
 			} else if c.asked > 0 && !c.capped && c.started == 0 && !lookedAgain {
@@ -287,10 +289,13 @@ func (d *Dispatcher) purge(now time.Time) {
 	}
 }
 
-func (d *Dispatcher) nextDue() (time.Time, bool) {
+// nextDue asks the store when the next delivery for a host not in skip is
+// due, so that hosts at their cap, whose attempts in flight will poke the
+// loop when they end, do not hide another host's due time.
+func (d *Dispatcher) nextDue(skip []string) (time.Time, bool) {
 	ctx, cancel := d.storeCtx()
 	defer cancel()
-	at, ok, err := d.cfg.Store.NextDue(ctx)
+	at, ok, err := d.cfg.Store.NextDue(ctx, skip)
 	if err != nil {
 		d.log.Error("webhook store next due failed", slog.String(keyError, err.Error()))
 		return time.Time{}, false
@@ -312,14 +317,9 @@ type claimed struct {
 // cannot start (their host reached its cap within the batch, or the
 // Dispatcher is stopping) are released at once.
 func (d *Dispatcher) claimDue(now time.Time) claimed {
+	skip := d.saturatedHosts()
 	d.mu.Lock()
 	free := d.cfg.Workers - d.busy
-	var skip []string
-	for host, n := range d.perHost {
-		if n >= d.cfg.PerHostLimit {
-			skip = append(skip, host)
-		}
-	}
 	d.mu.Unlock()
 	c := claimed{asked: max(free, 0), capped: len(skip) > 0 || free <= 0}
 	if free <= 0 {
@@ -341,38 +341,72 @@ func (d *Dispatcher) claimDue(now time.Time) claimed {
 	}
 
 	for _, cl := range claims {
-		if d.reserve(cl.Delivery) {
+		switch d.reserve(cl) {
+		case started:
 			c.started++
 			go d.attempt(cl)
-			continue
+		case queued:
+			c.capped = true
+		default:
+			c.capped, c.overCap = true, true
+			d.release(cl)
 		}
-		c.capped, c.overCap = true, true
-		d.release(cl)
 	}
 	return c
 }
 
-// reserve counts an attempt of del as in flight, unless the Dispatcher is
-// stopping, del's host is at its cap, or del is being attempted already.
-// The last happens only when the clock jumps past a lease while an attempt
-// runs (a fake clock advanced far): the store then hands the delivery out
-// again, and it is released rather than attempted twice at once.
-func (d *Dispatcher) reserve(del Delivery) bool {
+// saturatedHosts returns the hosts at their cap.
+func (d *Dispatcher) saturatedHosts() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.state != stateRunning || d.perHost[del.Host] >= d.cfg.PerHostLimit ||
-		d.inFlight[del.ID] {
-		return false
+	var hosts []string
+	for host, n := range d.perHost {
+		if n >= d.cfg.PerHostLimit {
+			hosts = append(hosts, host)
+		}
+	}
+	return hosts
+}
+
+// What reserve did with a claim.
+type reservation int
+
+const (
+	started reservation = iota // counted in flight: start its attempt
+	queued                     // its delivery's earlier attempt still runs
+	refused                    // stopping, or its host at its cap: release it
+)
+
+// reserve counts the attempt of a claimed delivery as in flight, unless the
+// Dispatcher is stopping or the delivery's host is at its cap. A delivery
+// whose earlier attempt still runs here is queued instead, to start when
+// that attempt ends: the store hands a delivery out again only when the
+// clock jumps past a lease while its attempt runs (a paused machine, a
+// stepped clock, a fake clock advanced far), and one delivery is never
+// attempted twice at once.
+func (d *Dispatcher) reserve(c Claim) reservation {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	del := c.Delivery
+	switch {
+	case d.state != stateRunning:
+		return refused
+	case d.inFlight[del.ID]:
+		d.queued[del.ID] = c
+		return queued
+	case d.perHost[del.Host] >= d.cfg.PerHostLimit:
+		return refused
 	}
 	d.busy++
 	d.perHost[del.Host]++
 	d.inFlight[del.ID] = true
 	d.attempts.Add(1)
-	return true
+	return started
 }
 
-// unreserve undoes reserve once an attempt has finished, and pokes the loop:
-// a worker and a host slot are free.
+// unreserve undoes reserve once an attempt has finished, starts the claim
+// queued behind it if any, and pokes the loop: a worker and a host slot
+// are free.
 func (d *Dispatcher) unreserve(del Delivery) {
 	d.mu.Lock()
 	d.busy--
@@ -380,7 +414,17 @@ func (d *Dispatcher) unreserve(del Delivery) {
 		delete(d.perHost, del.Host)
 	}
 	delete(d.inFlight, del.ID)
+	next, ok := d.queued[del.ID]
+	delete(d.queued, del.ID)
 	d.mu.Unlock()
+
+	if ok {
+		if d.reserve(next) == started {
+			go d.attempt(next)
+		} else {
+			d.release(next)
+		}
+	}
 	d.attempts.Done()
 	d.poke()
 }

@@ -32,7 +32,35 @@ func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest
 		skip = []string{} // a NULL array would match no host at all
 	}
 
-	rows, err := s.pool.Query(ctx, s.q.claim, now, r.Limit, skip, r.MaxAttempts,
+	// A delivery failed by its takeover counts against the statement's
+	// LIMIT but is no claim: ask again for the rest while that happens.
+	claims := []webhook.Claim{}
+	for len(claims) < r.Limit {
+		got, err := s.claimOnce(ctx, now, r.Limit-len(claims), skip, r)
+		if err != nil {
+			return nil, err
+		}
+		failed := 0
+		for _, c := range got {
+			if c.Delivery.Status == webhook.StatusPending {
+				claims = append(claims, c)
+			} else {
+				failed++
+			}
+		}
+		if failed == 0 {
+			break
+		}
+	}
+	return claims, nil
+}
+
+// claimOnce runs the claim statement once for up to limit deliveries and
+// returns every row it changed: claims, and deliveries failed because
+// their interrupted attempt was their last.
+func (s *Store) claimOnce(ctx context.Context, now time.Time, limit int, skip []string,
+	r webhook.ClaimRequest) ([]webhook.Claim, error) {
+	rows, err := s.pool.Query(ctx, s.q.claim, now, limit, skip, r.MaxAttempts,
 		now.Add(r.Lease), interruptedError, lastInterrupted)
 	if err != nil {
 		return nil, fail(ctx, "claim", err)
@@ -44,15 +72,22 @@ func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest
 			status    string
 			leaseAt   *time.Time
 			finAt     *time.Time
+			token     *string
 			nextAt    time.Time
 			createdAt time.Time
 		)
 		err := row.Scan(&c.Delivery.ID, &c.Delivery.IdempotencyKey, &c.Delivery.URL,
 			&c.Delivery.Host, &eventType, &c.Delivery.ProductionID, &c.Delivery.Body,
 			&c.Delivery.SecretKey, &status, &c.Delivery.Attempts, &nextAt, &leaseAt,
-			&c.Delivery.LastError, &createdAt, &finAt, &c.Token)
+			&c.Delivery.LastError, &createdAt, &finAt, &token)
 		if err != nil {
 			return webhook.Claim{}, err
+		}
+		if token != nil { // nil for a delivery failed by its takeover
+			c.Token = *token
+		}
+		if finAt != nil {
+			c.Delivery.FinishedAt = finAt.UTC()
 		}
 		c.Delivery.EventType = webhook.EventType(eventType)
 		c.Delivery.Status = webhook.Status(status)
@@ -65,9 +100,6 @@ func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest
 	})
 	if err != nil {
 		return nil, fail(ctx, "claim", err)
-	}
-	if claims == nil {
-		claims = []webhook.Claim{}
 	}
 	return claims, nil
 }

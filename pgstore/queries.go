@@ -67,8 +67,9 @@ LIMIT $3`,
 		nextDue: `
 SELECT least(
 	(SELECT min(next_attempt_at) FROM {deliveries}
-		WHERE status = 'pending' AND claim_token IS NULL),
-	(SELECT min(lease_until) FROM {deliveries} WHERE claim_token IS NOT NULL))`,
+		WHERE status = 'pending' AND claim_token IS NULL AND host <> ALL ($1::text[])),
+	(SELECT min(lease_until) FROM {deliveries}
+		WHERE claim_token IS NOT NULL AND host <> ALL ($1::text[])))`,
 
 		purge: `
 DELETE FROM {deliveries}
@@ -77,7 +78,8 @@ WHERE status <> 'pending' AND finished_at < $1`,
 		// One statement: pick due deliveries, unclaimed or with an expired
 		// lease, skipping rows other claimers hold locked; log the attempt
 		// a takeover interrupts; then claim each, or finish it as failed
-		// when the interrupted attempt was its last. cand carries the
+		// when the interrupted attempt was its last (those are returned
+		// too, failed, for Claim to count them). cand carries the
 		// locked row's values, which may be newer than the statement's
 		// snapshot.
 		claim: `
@@ -122,7 +124,7 @@ upd AS (
 		d.next_attempt_at, d.lease_until, d.last_error, d.created_at,
 		d.finished_at, d.claim_token
 )
-SELECT * FROM upd WHERE status = 'pending' ORDER BY next_attempt_at, id`,
+SELECT * FROM upd ORDER BY next_attempt_at, id`,
 
 		extend: `
 UPDATE {deliveries} SET lease_until = $3

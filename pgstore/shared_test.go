@@ -70,7 +70,7 @@ func TestClaimAcrossStores(t *testing.T) {
 	for id, c := range counts {
 		require.Equal(t, 1, c, id)
 	}
-	_, ok, err := a.NextDue(ctx)
+	_, ok, err := a.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.False(t, ok)
 }

@@ -270,12 +270,15 @@ func (s *Store) List(ctx context.Context, f webhook.Filter) ([]webhook.Delivery,
 }
 
 // NextDue implements [webhook.Store].
-func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+func (s *Store) NextDue(ctx context.Context, skipHosts []string) (time.Time, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, false, fail(ctx, "next due", err)
 	}
+	if skipHosts == nil {
+		skipHosts = []string{} // a NULL array would match no host at all
+	}
 	var at *time.Time
-	if err := s.pool.QueryRow(ctx, s.q.nextDue).Scan(&at); err != nil {
+	if err := s.pool.QueryRow(ctx, s.q.nextDue, skipHosts).Scan(&at); err != nil {
 		return time.Time{}, false, fail(ctx, "next due", err)
 	}
 	if at == nil {

@@ -264,7 +264,7 @@ func TestListNextDuePurge(t *testing.T) {
 	s, _, _ := setup(t)
 	ctx := context.Background()
 
-	_, ok, err := s.NextDue(ctx)
+	_, ok, err := s.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.False(t, ok)
 
@@ -278,18 +278,18 @@ func TestListNextDuePurge(t *testing.T) {
 		_, err := s.Insert(ctx, d)
 		require.NoError(t, err)
 	}
-	at, ok, err := s.NextDue(ctx)
+	at, ok, err := s.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.True(t, at.Equal(t0.Add(time.Minute)))
 
 	// A claimed delivery counts by its lease.
 	c := claimOne(t, s, t0.Add(time.Minute))
-	at, _, err = s.NextDue(ctx)
+	at, _, err = s.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.True(t, at.Equal(t0.Add(2*time.Minute)), at)
 	require.NoError(t, s.Extend(ctx, c.Delivery.ID, c.Token, t0.Add(90*time.Second)))
-	at, _, err = s.NextDue(ctx)
+	at, _, err = s.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.True(t, at.Equal(t0.Add(90*time.Second)), at)
 
@@ -348,7 +348,7 @@ func TestContextDone(t *testing.T) {
 	require.ErrorIs(t, s.Release(done, id, c.Token), context.Canceled)
 	require.ErrorIs(t, s.Record(done, id, c.Token, webhook.Result{
 		Status: webhook.StatusDelivered}), context.Canceled)
-	_, _, err = s.NextDue(done)
+	_, _, err = s.NextDue(done, nil)
 	require.ErrorIs(t, err, context.Canceled)
 	_, err = s.Purge(done, t0.Add(time.Hour))
 	require.ErrorIs(t, err, context.Canceled)

@@ -47,11 +47,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	skip := r.SkipHosts
-	if skip == nil {
-		skip = []string{}
-	}
-	skipJSON, err := json.Marshal(skip)
+	skipJSON, err := hostsJSON(r.SkipHosts)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: sqlitestore: claim: SkipHosts: %w", err)
 	}
@@ -300,21 +296,36 @@ func (s *Store) Record(ctx context.Context, id, token string, r webhook.Result) 
 	})
 }
 
-// NextDue returns the earliest time at which Claim could return a
-// delivery: the earliest NextAttemptAt of an unclaimed pending delivery,
-// or the earliest LeaseUntil of a claimed one. ok is false when nothing is
-// pending.
-func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+// hostsJSON encodes hosts as a JSON array, for json_each; nil as [].
+func hostsJSON(hosts []string) (string, error) {
+	if hosts == nil {
+		hosts = []string{}
+	}
+	b, err := json.Marshal(hosts)
+	return string(b), err
+}
+
+// NextDue returns the earliest time at which Claim, skipping the same
+// hosts, could return a delivery: the earliest NextAttemptAt of an
+// unclaimed pending delivery, or the earliest LeaseUntil of a claimed one.
+// ok is false when nothing is pending on the other hosts.
+func (s *Store) NextDue(ctx context.Context, skipHosts []string) (time.Time, bool, error) {
 	const what = "next due time"
 	if err := s.startRead(ctx, what); err != nil {
 		return time.Time{}, false, err
 	}
+	skip, err := hostsJSON(skipHosts)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("webhook: sqlitestore: next due: %w", err)
+	}
 	var due, lease sql.NullInt64
-	err := s.readDB.QueryRowContext(ctx, `SELECT
+	err = s.readDB.QueryRowContext(ctx, `SELECT
 		(SELECT min(next_attempt_at) FROM deliveries
-			WHERE status = 'pending' AND claim_token IS NULL),
+			WHERE status = 'pending' AND claim_token IS NULL
+			AND host NOT IN (SELECT value FROM json_each(?1))),
 		(SELECT min(lease_until) FROM deliveries
-			WHERE status = 'pending' AND claim_token IS NOT NULL)`).Scan(&due, &lease)
+			WHERE status = 'pending' AND claim_token IS NOT NULL
+			AND host NOT IN (SELECT value FROM json_each(?1)))`, skip).Scan(&due, &lease)
 	if err != nil {
 		return time.Time{}, false, s.readErr(ctx, what, err)
 	}

@@ -376,7 +376,7 @@ func TestRecordAppliesOutcome(t *testing.T) {
 	require.Len(t, attempts[1].ResponseBody, webhook.MaxResponseSnippet)
 
 	// Nothing pending now.
-	_, ok, err := s.NextDue(ctx)
+	_, ok, err := s.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.False(t, ok)
 
@@ -426,7 +426,7 @@ func TestTakeoverOfExpiredClaim(t *testing.T) {
 		webhook.ClaimRequest{Limit: 1, Lease: time.Minute, MaxAttempts: 6})
 	require.NoError(t, err)
 	require.Empty(t, cs)
-	at, ok, err := s.NextDue(ctx)
+	at, ok, err := s.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, lease, at)
@@ -516,19 +516,19 @@ func TestNextDue(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
 
-	_, ok, err := s.NextDue(ctx)
+	_, ok, err := s.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.False(t, ok)
 
 	insertN(t, s, 2) // due at t0, t0+1s
-	at, ok, err := s.NextDue(ctx)
+	at, ok, err := s.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, t0, at)
 
 	// With d0 claimed the earliest is d1's due time, before d0's lease.
 	c := claimOne(t, s, t0, 6)
-	at, _, err = s.NextDue(ctx)
+	at, _, err = s.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.Equal(t, t0.Add(time.Second), at)
 
@@ -537,7 +537,7 @@ func TestNextDue(t *testing.T) {
 	require.NoError(t, s.Record(ctx, "d1", c1.Token, webhook.Result{
 		Status: webhook.StatusFailed, FinishedAt: t0,
 	}))
-	at, _, err = s.NextDue(ctx)
+	at, _, err = s.NextDue(ctx, nil)
 	require.NoError(t, err)
 	require.Equal(t, c.Delivery.LeaseUntil, at)
 }
@@ -670,7 +670,7 @@ func TestCancelledContextHasNoEffect(t *testing.T) {
 				Status: webhook.StatusDelivered, FinishedAt: t0,
 			})
 		},
-		"NextDue": func() error { _, _, err := s.NextDue(ctx); return err },
+		"NextDue": func() error { _, _, err := s.NextDue(ctx, nil); return err },
 		"Purge":   func() error { _, err := s.Purge(ctx, t0.AddDate(1, 0, 0)); return err },
 	}
 	for name, call := range calls {
@@ -802,7 +802,7 @@ func TestClosedStore(t *testing.T) {
 	require.ErrorIs(t, err, ErrClosed)
 	_, err = s.Claim(ctx, t0, webhook.ClaimRequest{Limit: 1, Lease: time.Minute})
 	require.ErrorIs(t, err, ErrClosed)
-	_, _, err = s.NextDue(ctx)
+	_, _, err = s.NextDue(ctx, nil)
 	require.ErrorIs(t, err, ErrClosed)
 }
 

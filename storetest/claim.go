@@ -13,6 +13,8 @@ var claimCases = []testCase{
 	{"NotYetDue", testClaimNotYetDue},
 	{"HeldNotHandedOutAgain", testClaimHeldNotHandedOutAgain},
 	{"DueTimeOrder", testClaimDueTimeOrder},
+	{"DueTimeOrderAcrossHosts", testClaimDueTimeOrderAcrossHosts},
+	{"RetryKeepsTheDelivery", testClaimRetryKeepsTheDelivery},
 	{"Limit", testClaimLimit},
 	{"SkipHosts", testClaimSkipHosts},
 	{"FinishedNeverClaimed", testClaimFinishedNeverClaimed},
@@ -100,6 +102,49 @@ func testClaimDueTimeOrder(h *harness) {
 		}
 	}
 	h.claimNone(now, request(10))
+}
+
+// testClaimDueTimeOrderAcrossHosts checks that due order holds across
+// hosts: Claim takes the earliest due deliveries whatever their host.
+func testClaimDueTimeOrderAcrossHosts(h *harness) {
+	hosts := map[int]string{1: "a.example:443", 2: "b.example:443", 3: "a.example:443",
+		4: "c.example:443", 5: "b.example:443", 6: "c.example:443"}
+	due := map[int]time.Duration{1: 30 * time.Second, 2: 10 * time.Second,
+		3: 20 * time.Second, 4: 50 * time.Second, 5: 40 * time.Second, 6: 5 * time.Second}
+	for _, n := range []int{1, 2, 3, 4, 5, 6} {
+		d := newDelivery(n)
+		d.Host, d.NextAttemptAt = hosts[n], at(due[n])
+		h.insert(d)
+	}
+	now := at(time.Hour)
+	for _, n := range []int{6, 2, 3, 1, 5, 4} {
+		if got := claimIDs(h.claim(now, request(1))); len(got) != 1 || got[0] != id(n) {
+			h.t.Fatalf("Claim(Limit 1) claimed %v, want the earliest due %q on any host",
+				got, id(n))
+		}
+	}
+}
+
+// testClaimRetryKeepsTheDelivery checks that a retry's claim hands out the
+// whole delivery, body, URL and secret key included, as the first did.
+func testClaimRetryKeepsTheDelivery(h *harness) {
+	d := newDelivery(1)
+	h.insert(d)
+	first := h.claimOne(base, d.ID)
+	h.record(first, webhook.Result{
+		Attempt: webhook.Attempt{Number: 1, StartedAt: base, StatusCode: 503},
+		Status:  webhook.StatusPending, NextAttemptAt: at(time.Second), LastError: "status 503",
+	})
+
+	retry := h.claimOne(at(time.Second), d.ID)
+	want := d
+	want.Attempts = 2
+	want.NextAttemptAt = at(time.Second)
+	want.LeaseUntil = at(time.Second + lease)
+	want.LastError = "status 503"
+	if diff := diffDelivery(retry.Delivery, want); diff != "" {
+		h.t.Fatalf("the retry's claim differs from the delivery:\n%s", diff)
+	}
 }
 
 // testClaimLimit checks that Claim takes at most Limit deliveries, each

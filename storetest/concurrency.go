@@ -129,7 +129,7 @@ func concurrentWorker(h *harness, w int, now time.Time, insert bool,
 // concurrentReader reads while the workers write, for the race detector.
 func concurrentReader(h *harness) {
 	for i := 1; i <= 20; i++ {
-		if _, _, err := h.s.NextDue(h.ctx); err != nil {
+		if _, _, err := h.s.NextDue(h.ctx, nil); err != nil {
 			h.t.Errorf("reader: NextDue: %v", err)
 			return
 		}

@@ -48,7 +48,7 @@ func testContextCanceled(h *harness) {
 		Attempt: webhook.Attempt{Number: 1, StartedAt: base, StatusCode: 200},
 		Status:  webhook.StatusDelivered, FinishedAt: base,
 	}))
-	_, _, err = h.s.NextDue(ctx)
+	_, _, err = h.s.NextDue(ctx, nil)
 	check("NextDue", err)
 	_, err = h.s.Purge(ctx, late)
 	check("Purge", err)

@@ -49,6 +49,7 @@ func newDelivery(n int) webhook.Delivery {
 		EventType:     webhook.ProductionCompleted,
 		ProductionID:  production,
 		Body:          []byte(body),
+		SecretKey:     "tenant-7",
 		Status:        webhook.StatusPending,
 		NextAttemptAt: base,
 		CreatedAt:     base,
@@ -155,7 +156,7 @@ func (h *harness) record(c webhook.Claim, r webhook.Result) {
 
 func (h *harness) nextDue() (time.Time, bool) {
 	h.t.Helper()
-	t, ok, err := h.s.NextDue(h.ctx)
+	t, ok, err := h.s.NextDue(h.ctx, nil)
 	if err != nil {
 		h.t.Fatalf("NextDue: %v", err)
 	}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"time"
 
 	"github.com/stratakit/webhook"
@@ -10,6 +11,7 @@ var leaseCases = []testCase{
 	{"ExpiredClaimTakenOver", testLeaseExpiredClaimTakenOver},
 	{"OldTokenRefused", testLeaseOldTokenRefused},
 	{"TakeoverAfterLastAttemptFails", testLeaseTakeoverAfterLastAttempt},
+	{"FailedByTakeoverNotCountedInLimit", testLeaseFailedByTakeoverNotInLimit},
 	{"Extend", testLeaseExtend},
 	{"Release", testLeaseRelease},
 	{"WrongTokenRefused", testLeaseWrongTokenRefused},
@@ -56,6 +58,12 @@ func testLeaseExpiredClaimTakenOver(h *harness) {
 			id(1), attemptNumbers(log))
 	}
 	requireInterrupted(h, log[0], 1)
+	want := newDelivery(1)
+	want.Attempts, want.LeaseUntil = 2, expiry.Add(lease)
+	want.LastError = second.Delivery.LastError // the store's words for the interruption
+	if diff := diffDelivery(second.Delivery, want); diff != "" {
+		h.t.Fatalf("the takeover's claim differs from the delivery:\n%s", diff)
+	}
 	if got := h.get(id(1)); got.Attempts != 2 || !got.LeaseUntil.Equal(expiry.Add(lease)) {
 		h.t.Fatalf("after takeover Get: Attempts = %d, LeaseUntil = %v; want 2 and %v",
 			got.Attempts, got.LeaseUntil, expiry.Add(lease))
@@ -295,5 +303,39 @@ func testLeaseRecordAfterExpiry(h *harness) {
 	})
 	if got := h.get(id(1)); got.Status != webhook.StatusDelivered {
 		h.t.Fatalf("Status = %q after recording past the lease, want delivered", got.Status)
+	}
+}
+
+// testLeaseFailedByTakeoverNotInLimit checks that deliveries a Claim
+// finishes as failed, their last attempt interrupted, do not count against
+// its Limit: the due deliveries behind them are claimed in the same call.
+func testLeaseFailedByTakeoverNotInLimit(h *harness) {
+	r := webhook.ClaimRequest{Limit: 3, Lease: lease, MaxAttempts: 1}
+	h.insertN(3)
+	if cs, err := h.s.Claim(h.ctx, base, r); err != nil || len(cs) != 3 {
+		h.t.Fatalf("Claim = %v, %v; want the three deliveries", claimIDs(cs), err)
+	}
+	for n := 4; n <= 5; n++ {
+		d := newDelivery(n)
+		d.NextAttemptAt = at(lease)
+		h.insert(d)
+	}
+
+	// At lease expiry the three held ones are due first, and fail; the two
+	// fresh ones are claimed all the same.
+	cs, err := h.s.Claim(h.ctx, at(lease), r)
+	if err != nil {
+		h.t.Fatalf("Claim at lease expiry: %v", err)
+	}
+	got := claimIDs(cs)
+	slices.Sort(got)
+	if want := []string{id(4), id(5)}; !slices.Equal(got, want) {
+		h.t.Fatalf("Claim(Limit 3) after three failed takeovers claimed %v, want %v",
+			got, want)
+	}
+	for n := 1; n <= 3; n++ {
+		if d := h.get(id(n)); d.Status != webhook.StatusFailed {
+			h.t.Fatalf("%q is %q, want failed by takeover", id(n), d.Status)
+		}
 	}
 }

@@ -12,6 +12,7 @@ var nextDueCases = []testCase{
 	{"NothingPending", testNextDueNothingPending},
 	{"EarliestDue", testNextDueEarliest},
 	{"LeaseExpiry", testNextDueLeaseExpiry},
+	{"SkipHosts", testNextDueSkipHosts},
 }
 
 var listCases = []testCase{
@@ -73,6 +74,40 @@ func testNextDueLeaseExpiry(h *harness) {
 		Status:  webhook.StatusPending, NextAttemptAt: at(time.Second), LastError: "status 500",
 	})
 	h.requireNextDue(at(time.Second))
+}
+
+// testNextDueSkipHosts checks that NextDue leaves out the skipped hosts'
+// deliveries, claimed or not, as Claim does.
+func testNextDueSkipHosts(h *harness) {
+	busy, idle := "busy.example:443", "idle.example:443"
+	for n, due := range map[int]time.Duration{1: -time.Minute, 2: 10 * time.Second,
+		3: 30 * time.Second} {
+		d := newDelivery(n)
+		d.Host, d.NextAttemptAt = busy, at(due)
+		if n == 3 {
+			d.Host = idle
+		}
+		h.insert(d)
+	}
+	h.claimOne(base, id(1)) // held until base+lease
+
+	next := func(skip ...string) (time.Time, bool) {
+		t, ok, err := h.s.NextDue(h.ctx, skip)
+		if err != nil {
+			h.t.Fatalf("NextDue(%v): %v", skip, err)
+		}
+		return t, ok
+	}
+	if t, ok := next(); !ok || !t.Equal(at(10*time.Second)) {
+		h.t.Fatalf("NextDue() = %v, %v; want %v", t, ok, at(10*time.Second))
+	}
+	if t, ok := next(busy); !ok || !t.Equal(at(30*time.Second)) {
+		h.t.Fatalf("NextDue(%q) = %v, %v; want the other host's %v", busy, t, ok,
+			at(30*time.Second))
+	}
+	if t, ok := next(busy, idle); ok {
+		h.t.Fatalf("NextDue(every host) = %v, true; want ok=false", t)
+	}
 }
 
 // listFixture stores deliveries for two productions in every state:

@@ -116,9 +116,10 @@ func (s *countingStore) Record(ctx context.Context, id, token string,
 	return s.next.Record(ctx, id, token, r)
 }
 
-func (s *countingStore) NextDue(ctx context.Context) (at time.Time, ok bool, err error) {
+func (s *countingStore) NextDue(ctx context.Context,
+	skipHosts []string) (at time.Time, ok bool, err error) {
 	defer func(start time.Time) { s.observe("NextDue", start, err) }(time.Now())
-	return s.next.NextDue(ctx)
+	return s.next.NextDue(ctx, skipHosts)
 }
 
 func (s *countingStore) Purge(ctx context.Context, before time.Time) (n int, err error) {
