@@ -865,3 +865,24 @@ func TestHostAtItsCapDoesNotHideAnotherHostsRetry(t *testing.T) {
 	require.Equal(t, webhook.StatusDelivered, o.delivery.Status)
 	require.Equal(t, time.Second, other.WaitRequests(t, 2)[1].Time.Sub(other.Requests()[0].Time))
 }
+
+func TestBatchNeverHoldsMoreForAHostThanItsCap(t *testing.T) {
+	store := &takeoverStore{MemoryStore: webhook.NewMemoryStore()}
+	f := setup(t, func(c *webhook.Config) { c.Store = store })
+	f.recv.Always(webhooktest.Hang())
+	require.NoError(t, f.d.Stop(context.Background()))
+
+	// A burst for one host, stored before the Dispatcher starts: the first
+	// claim takes its four, and no claim has to give any back.
+	d, err := webhook.New(f.cfg)
+	require.NoError(t, err)
+	for i := range 20 {
+		_, err := d.Send(context.Background(), f.recv.URL()+"/h", completed(t, "burst-"+strconv.Itoa(i)))
+		require.NoError(t, err)
+	}
+	f.newDispatcher(t)
+	f.recv.WaitRequests(t, webhook.DefaultPerHostLimit)
+	f.clock.WaitTimers(t, 1+2*webhook.DefaultPerHostLimit) // the loop; deadline and lease of each
+	require.Zero(t, store.releases.Load())
+	require.Len(t, f.recv.Requests(), webhook.DefaultPerHostLimit)
+}

@@ -241,9 +241,10 @@ func (s *MemoryStore) Claim(ctx context.Context, now time.Time, r ClaimRequest) 
 	// deliveries off the top host while they are due.
 	var skipped []*hostQueue
 	claims := []Claim{}
+	taken := map[string]int{}
 	for len(claims) < r.Limit && len(s.due) > 0 {
 		q := s.due[0]
-		if skip[q.host] {
+		if n, capped := r.HostCap(q.host); skip[q.host] || capped && taken[q.host] >= n {
 			heap.Pop(&s.due)
 			skipped = append(skipped, q)
 			continue
@@ -266,6 +267,7 @@ func (s *MemoryStore) Claim(ctx context.Context, now time.Time, r ClaimRequest) 
 		e.token = rand.Text()
 		e.claimedAt = now
 		s.requeue(e)
+		taken[q.host]++
 		claims = append(claims, Claim{Delivery: e.delivery(), Token: e.token})
 	}
 	for _, q := range skipped {

@@ -143,6 +143,25 @@ type ClaimRequest struct {
 	// SkipHosts lists hosts (as in Delivery.Host) at their concurrency cap:
 	// their deliveries are left unclaimed.
 	SkipHosts []string
+	// PerHost, if positive, caps how many deliveries of any one host this
+	// claim returns, and HostSlots overrides it for the hosts it names:
+	// the claimer's free slots for hosts it already has attempts in flight
+	// to. So a batch never holds more for a host than the claimer may
+	// start. Zero means no per-host cap.
+	PerHost   int
+	HostSlots map[string]int
+}
+
+// HostCap returns how many deliveries of host the claim may return, and
+// false when there is no cap: HostSlots[host] if set, PerHost otherwise.
+func (r ClaimRequest) HostCap(host string) (int, bool) {
+	if r.PerHost <= 0 {
+		return 0, false
+	}
+	if n, ok := r.HostSlots[host]; ok {
+		return max(n, 0), true
+	}
+	return r.PerHost, true
 }
 
 // Result is the outcome of one attempt, recorded with Store.Record.
@@ -225,8 +244,8 @@ type Store interface {
 	List(ctx context.Context, f Filter) ([]Delivery, error)
 
 	// Claim claims up to r.Limit due deliveries, earliest NextAttemptAt
-	// first, skipping the hosts in r.SkipHosts. It returns an empty slice
-	// when none is due.
+	// first, skipping the hosts in r.SkipHosts and at most r.HostCap(host)
+	// of each host. It returns an empty slice when none is due.
 	Claim(ctx context.Context, now time.Time, r ClaimRequest) ([]Claim, error)
 
 	// Extend moves a held claim's lease to until. It returns an error

@@ -217,9 +217,11 @@ func (d *Dispatcher) loop() {
 		// so does a batch that held more for a host than its cap allowed:
 		// that host is skipped from now on, and the others may have more.
 		c := d.claimDue(now)
-		if c.started > 0 && (c.started == c.asked || c.overCap) {
+		if c.started > 0 {
 			lookedAgain = false
-			continue
+			if c.started == c.asked || c.overCap {
+				continue
+			}
 		}
 
 		// Sleep until the earliest due time, at most one poll interval. A due
@@ -230,9 +232,11 @@ func (d *Dispatcher) loop() {
 		if at, ok := d.nextDue(d.saturatedHosts()); ok && !c.failed {
 			if due := at.Sub(now); due > 0 {
 				wait = min(wait, due)
-			} else if c.asked > 0 && !c.capped && c.started == 0 && !lookedAgain {
-				// Due, claimable, yet not claimed: something changed between
-				// Claim and NextDue (an insert). Look again once.
+			} else if c.asked > c.started && !lookedAgain {
+				// Due on a host below its cap, and workers are free: a host
+				// this claim filled to its cap held the batch back, or an
+				// insert came between Claim and NextDue. Look again, once
+				// unless that claim starts something.
 				wait, lookedAgain = 0, true
 			}
 		}
@@ -307,7 +311,6 @@ func (d *Dispatcher) nextDue(skip []string) (time.Time, bool) {
 type claimed struct {
 	asked   int  // deliveries asked for: the free workers
 	started int  // attempts started
-	capped  bool // some host was at its cap, or some worker busy
 	overCap bool // the batch held more for a host than its cap: released
 	failed  bool // the store's Claim failed
 }
@@ -317,11 +320,11 @@ type claimed struct {
 // cannot start (their host reached its cap within the batch, or the
 // Dispatcher is stopping) are released at once.
 func (d *Dispatcher) claimDue(now time.Time) claimed {
-	skip := d.saturatedHosts()
+	skip, slots := d.hostSlots()
 	d.mu.Lock()
 	free := d.cfg.Workers - d.busy
 	d.mu.Unlock()
-	c := claimed{asked: max(free, 0), capped: len(skip) > 0 || free <= 0}
+	c := claimed{asked: max(free, 0)}
 	if free <= 0 {
 		return c
 	}
@@ -332,6 +335,8 @@ func (d *Dispatcher) claimDue(now time.Time) claimed {
 		Lease:       d.cfg.Lease,
 		MaxAttempts: d.maxAttempts,
 		SkipHosts:   skip,
+		PerHost:     d.cfg.PerHostLimit,
+		HostSlots:   slots,
 	})
 	cancel()
 	if err != nil {
@@ -346,9 +351,8 @@ func (d *Dispatcher) claimDue(now time.Time) claimed {
 			c.started++
 			go d.attempt(cl)
 		case queued:
-			c.capped = true
 		default:
-			c.capped, c.overCap = true, true
+			c.overCap = true
 			d.release(cl)
 		}
 	}
@@ -357,15 +361,26 @@ func (d *Dispatcher) claimDue(now time.Time) claimed {
 
 // saturatedHosts returns the hosts at their cap.
 func (d *Dispatcher) saturatedHosts() []string {
+	skip, _ := d.hostSlots()
+	return skip
+}
+
+// hostSlots returns the hosts at their cap, and the free slots of the
+// other hosts that have attempts in flight.
+func (d *Dispatcher) hostSlots() (full []string, free map[string]int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var hosts []string
 	for host, n := range d.perHost {
 		if n >= d.cfg.PerHostLimit {
-			hosts = append(hosts, host)
+			full = append(full, host)
+			continue
 		}
+		if free == nil {
+			free = make(map[string]int)
+		}
+		free[host] = d.cfg.PerHostLimit - n
 	}
-	return hosts
+	return full, free
 }
 
 // What reserve did with a claim.

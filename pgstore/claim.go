@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,10 +34,12 @@ func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest
 	}
 
 	// A delivery failed by its takeover counts against the statement's
-	// LIMIT but is no claim: ask again for the rest while that happens.
+	// LIMIT but is no claim: ask again for the rest while that happens,
+	// with each host's cap less what this call already claimed.
 	claims := []webhook.Claim{}
+	round := r
 	for len(claims) < r.Limit {
-		got, err := s.claimOnce(ctx, now, r.Limit-len(claims), skip, r)
+		got, err := s.claimOnce(ctx, now, r.Limit-len(claims), skip, round)
 		if err != nil {
 			return nil, err
 		}
@@ -51,8 +54,27 @@ func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest
 		if failed == 0 {
 			break
 		}
+		round.HostSlots = slotsLeft(r, claims)
 	}
 	return claims, nil
+}
+
+// slotsLeft returns r.HostSlots less the claims already made, for every
+// host claimed.
+func slotsLeft(r webhook.ClaimRequest, claims []webhook.Claim) map[string]int {
+	slots := maps.Clone(r.HostSlots)
+	if slots == nil {
+		slots = map[string]int{}
+	}
+	for _, c := range claims {
+		if n, ok := r.HostCap(c.Delivery.Host); ok {
+			if _, seen := slots[c.Delivery.Host]; !seen {
+				slots[c.Delivery.Host] = n
+			}
+			slots[c.Delivery.Host]--
+		}
+	}
+	return slots
 }
 
 // claimOnce runs the claim statement once for up to limit deliveries and
@@ -60,8 +82,18 @@ func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest
 // their interrupted attempt was their last.
 func (s *Store) claimOnce(ctx context.Context, now time.Time, limit int, skip []string,
 	r webhook.ClaimRequest) ([]webhook.Claim, error) {
+	// The per-host cap ranks the first few times limit due deliveries: a
+	// host crowding that window holds the batch to its cap, and the next
+	// claim skips it.
+	var slotHosts []string
+	var slotCounts []int32
+	for host, n := range r.HostSlots {
+		slotHosts, slotCounts = append(slotHosts, host), append(slotCounts, int32(max(n, 0)))
+	}
+	window := max(4*limit, 64)
 	rows, err := s.pool.Query(ctx, s.q.claim, now, limit, skip, r.MaxAttempts,
-		now.Add(r.Lease), interruptedError, lastInterrupted)
+		now.Add(r.Lease), interruptedError, lastInterrupted, window,
+		nonNil(slotHosts), nonNil(slotCounts), max(r.PerHost, 0))
 	if err != nil {
 		return nil, fail(ctx, "claim", err)
 	}
@@ -171,4 +203,13 @@ func (s *Store) Record(ctx context.Context, id, token string, r webhook.Result) 
 func claimLost(op, id string) error {
 	return fmt.Errorf("webhook: pgstore %s %q: the token does not hold the delivery: %w",
 		op, id, webhook.ErrClaimLost)
+}
+
+// nonNil returns s, or an empty slice for nil: a NULL array would match
+// nothing.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

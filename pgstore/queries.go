@@ -76,21 +76,38 @@ DELETE FROM {deliveries}
 WHERE status <> 'pending' AND finished_at < $1`,
 
 		// One statement: pick due deliveries, unclaimed or with an expired
-		// lease, skipping rows other claimers hold locked; log the attempt
+		// lease, at most the claimer's cap of each host among the first
+		// $8 due ($11 <= 0: no cap), skipping rows other claimers hold
+		// locked; log the attempt
 		// a takeover interrupts; then claim each, or finish it as failed
 		// when the interrupted attempt was its last (those are returned
 		// too, failed, for Claim to count them). cand carries the
 		// locked row's values, which may be newer than the statement's
 		// snapshot.
 		claim: `
-WITH cand AS (
+WITH due AS (
+	SELECT id, host, next_attempt_at FROM {deliveries}
+	WHERE status = 'pending' AND next_attempt_at <= $1
+		AND (claim_token IS NULL OR lease_until <= $1)
+		AND host <> ALL ($3::text[])
+	ORDER BY next_attempt_at, id
+	LIMIT $8
+),
+ranked AS (
+	SELECT due.id, due.next_attempt_at,
+		row_number() OVER (PARTITION BY due.host ORDER BY due.next_attempt_at, due.id) AS rn,
+		coalesce(slots.n, $11) AS cap
+	FROM due LEFT JOIN unnest($9::text[], $10::int[]) AS slots(host, n) USING (host)
+),
+cand AS (
 	SELECT id, attempts, claimed_at, lease_until,
 		claim_token IS NOT NULL AS expired,
 		claim_token IS NOT NULL AND $4 > 0 AND attempts >= $4 AS last
 	FROM {deliveries}
-	WHERE status = 'pending' AND next_attempt_at <= $1
+	WHERE id IN (SELECT id FROM ranked WHERE $11 <= 0 OR rn <= cap
+		ORDER BY next_attempt_at, id LIMIT $2)
+		AND status = 'pending' AND next_attempt_at <= $1
 		AND (claim_token IS NULL OR lease_until <= $1)
-		AND host <> ALL ($3::text[])
 	ORDER BY next_attempt_at, id
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/stratakit/webhook"
@@ -47,15 +48,11 @@ func (s *Store) Claim(ctx context.Context, now time.Time, r webhook.ClaimRequest
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	skipJSON, err := hostsJSON(r.SkipHosts)
-	if err != nil {
-		return nil, fmt.Errorf("webhook: sqlitestore: claim: SkipHosts: %w", err)
-	}
 
 	var claims []webhook.Claim
-	err = s.w.do(ctx, func(tx *wtx) error {
+	err := s.w.do(ctx, func(tx *wtx) error {
 		claims = claims[:0]
-		c, err := claimIn(tx, now, r, string(skipJSON))
+		c, err := claimIn(tx, now, r)
 		claims = c
 		return err
 	})
@@ -113,25 +110,38 @@ type due struct {
 }
 
 // claimIn does Claim's work inside tx.
-func claimIn(tx *wtx, now time.Time, r webhook.ClaimRequest, skip string) (
-	[]webhook.Claim, error) {
+func claimIn(tx *wtx, now time.Time, r webhook.ClaimRequest) ([]webhook.Claim, error) {
 	nowN := encodeTime(now)
 	leaseUntil := now.Add(r.Lease)
 	var claims []webhook.Claim
+	skipHosts := slices.Clone(r.SkipHosts)
+	taken := map[string]int{} // claims by host, against r.HostCap
 
-	// Every row a round reads leaves the due set: claimed with a lease
-	// past now, or failed. A round that failed some reads again to fill
-	// the limit.
+	// Every row a round reads leaves the due set (claimed with a lease past
+	// now, or failed) or belongs to a host that reached its cap, which the
+	// next round skips. A round that failed some, or capped a host, reads
+	// again to fill the limit.
 	for len(claims) < r.Limit {
 		want := r.Limit - len(claims)
+		skip, err := hostsJSON(skipHosts)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: sqlitestore: claim: SkipHosts: %w", err)
+		}
 		rows, err := readDue(tx, nowN, skip, want)
 		if err != nil {
 			return nil, err
 		}
 
-		failed := 0
+		failed, capped := 0, 0
 		for _, row := range rows {
 			d := row.d
+			if n, ok := r.HostCap(d.Host); ok && taken[d.Host] >= n {
+				if !slices.Contains(skipHosts, d.Host) {
+					skipHosts = append(skipHosts, d.Host)
+				}
+				capped++
+				continue
+			}
 			if row.held {
 				// The holder's lease ran out: its attempt counts as made.
 				ran := max(d.LeaseUntil.Sub(decodeTime(row.claimedAt)), 0)
@@ -161,10 +171,11 @@ func claimIn(tx *wtx, now time.Time, r webhook.ClaimRequest, skip string) (
 			if err != nil {
 				return nil, fmt.Errorf("webhook: sqlitestore: claim %s: %w", d.ID, err)
 			}
+			taken[d.Host]++
 			claims = append(claims, webhook.Claim{Delivery: d, Token: token})
 		}
 
-		if len(rows) < want || failed == 0 {
+		if len(rows) < want || failed == 0 && capped == 0 {
 			break
 		}
 	}

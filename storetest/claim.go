@@ -17,6 +17,7 @@ var claimCases = []testCase{
 	{"RetryKeepsTheDelivery", testClaimRetryKeepsTheDelivery},
 	{"Limit", testClaimLimit},
 	{"SkipHosts", testClaimSkipHosts},
+	{"PerHostCap", testClaimPerHostCap},
 	{"FinishedNeverClaimed", testClaimFinishedNeverClaimed},
 }
 
@@ -212,4 +213,42 @@ func testClaimFinishedNeverClaimed(h *harness) {
 	h.claimNone(at(365*24*time.Hour), request(10))
 	h.requireAttempts(id(1), webhook.Attempt{Number: 1, StartedAt: at(-time.Second),
 		Duration: time.Second, StatusCode: 200})
+}
+
+// testClaimPerHostCap checks that a claim returns at most PerHost
+// deliveries of one host, or HostSlots[host] where set, and fills the
+// batch from the other hosts, in due order.
+func testClaimPerHostCap(h *harness) {
+	a, b := "a.example:443", "b.example:443"
+	for n := 1; n <= 6; n++ {
+		d := newDelivery(n)
+		d.Host, d.NextAttemptAt = a, at(time.Duration(n)*time.Second)
+		if n > 4 {
+			d.Host = b
+		}
+		h.insert(d)
+	}
+	now := at(time.Minute)
+	claim := func(r webhook.ClaimRequest) []string {
+		h.t.Helper()
+		got := claimIDs(h.claim(now, r))
+		slices.Sort(got)
+		return got
+	}
+
+	r := request(10)
+	r.PerHost, r.HostSlots = 2, map[string]int{a: 1}
+	if got, want := claim(r), []string{id(1), id(5), id(6)}; !slices.Equal(got, want) {
+		h.t.Fatalf("Claim(PerHost 2, HostSlots %v) = %v, want %v", r.HostSlots, got, want)
+	}
+	r.HostSlots = nil
+	if got, want := claim(r), []string{id(2), id(3)}; !slices.Equal(got, want) {
+		h.t.Fatalf("Claim(PerHost 2) = %v, want %v", got, want)
+	}
+	r.HostSlots = map[string]int{a: 0}
+	h.claimNone(now, r)
+	r.PerHost, r.HostSlots = 0, nil
+	if got, want := claim(r), []string{id(4)}; !slices.Equal(got, want) {
+		h.t.Fatalf("Claim(no cap) = %v, want %v", got, want)
+	}
 }
