@@ -106,7 +106,8 @@ func (d *Dispatcher) transportOutcome(ctx context.Context, del *Delivery, err er
 	target := redactURL(del.URL)
 	switch cause := context.Cause(ctx); {
 	case errors.Is(err, ErrAddressRefused):
-		return outcome{err: fmt.Errorf("webhook: post %s: %w", target, err), refused: true}
+		// The guard's error already says "webhook: address refused: ...".
+		return outcome{err: fmt.Errorf("%w (post %s)", err, target), refused: true}
 	case errors.Is(cause, errAttemptTimeout):
 		return outcome{err: fmt.Errorf("webhook: post %s: %w (%v)", target, cause,
 			d.cfg.AttemptTimeout)}
