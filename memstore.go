@@ -34,13 +34,13 @@ const defaultListLimit = 100
 type MemoryStore struct {
 	mu sync.Mutex
 
-	deliveries   map[string]*memEntry   // by ID
-	byKey        map[string]*memEntry   // by idempotency key
-	byProduction map[string][]*memEntry // by production ID
-	hosts        map[string]*hostQueue  // hosts with pending deliveries
-	due          hostHeap               // those hosts, earliest delivery first
-	finished     finishedHeap           // delivered and failed, oldest first
-	seq          uint64                 // insertion counter, breaks ties
+	deliveries   map[string]*memEntry    // by ID
+	byKey        map[string]*memEntry    // by idempotency key
+	byProduction map[string][]*memEntry  // by production ID
+	hosts        map[string]*hostQueue   // hosts with pending deliveries
+	due          indexedHeap[*hostQueue] // those hosts, earliest delivery first
+	finished     indexedHeap[*memEntry]  // delivered and failed, oldest first
+	seq          uint64                  // insertion counter, breaks ties
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -50,6 +50,11 @@ func NewMemoryStore() *MemoryStore {
 		byKey:        make(map[string]*memEntry),
 		byProduction: make(map[string][]*memEntry),
 		hosts:        make(map[string]*hostQueue),
+		due: indexedHeap[*hostQueue]{
+			less:  func(a, b *hostQueue) bool { return a.items[0].before(b.items[0]) },
+			place: func(q *hostQueue) *int { return &q.index },
+		},
+		finished: indexedHeap[*memEntry]{less: finishedBefore, place: entryPlace},
 	}
 }
 
@@ -242,8 +247,8 @@ func (s *MemoryStore) Claim(ctx context.Context, now time.Time, r ClaimRequest) 
 	var skipped []*hostQueue
 	claims := []Claim{}
 	taken := map[string]int{}
-	for len(claims) < r.Limit && len(s.due) > 0 {
-		q := s.due[0]
+	for len(claims) < r.Limit && s.due.Len() > 0 {
+		q := s.due.items[0]
 		if n, capped := r.HostCap(q.host); skip[q.host] || capped && taken[q.host] >= n {
 			heap.Pop(&s.due)
 			skipped = append(skipped, q)
@@ -388,13 +393,13 @@ func (s *MemoryStore) NextDue(ctx context.Context, skipHosts []string) (time.Tim
 
 	// Take skipped hosts off the top of the heap until another is on top.
 	var skipped []*hostQueue
-	for len(s.due) > 0 && skip[s.due[0].host] {
+	for s.due.Len() > 0 && skip[s.due.items[0].host] {
 		skipped = append(skipped, heap.Pop(&s.due).(*hostQueue))
 	}
 	var at time.Time
-	ok := len(s.due) > 0
+	ok := s.due.Len() > 0
 	if ok {
-		at = s.due[0].items[0].available()
+		at = s.due.items[0].items[0].available()
 	}
 	for _, q := range skipped {
 		heap.Push(&s.due, q)
@@ -422,7 +427,7 @@ func (s *MemoryStore) Purge(ctx context.Context, finishedBefore time.Time) (int,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for len(s.finished) > 0 && s.finished[0].d.FinishedAt.Before(finishedBefore) {
+	for s.finished.Len() > 0 && s.finished.items[0].d.FinishedAt.Before(finishedBefore) {
 		e := heap.Pop(&s.finished).(*memEntry)
 		delete(s.deliveries, e.d.ID)
 		if k := e.d.IdempotencyKey; k != "" && s.byKey[k] == e {
@@ -465,7 +470,8 @@ func (s *MemoryStore) finish(e *memEntry, status Status, at time.Time) {
 func (s *MemoryStore) enqueue(e *memEntry) {
 	q, ok := s.hosts[e.d.Host]
 	if !ok {
-		q = &hostQueue{host: e.d.Host, index: -1}
+		q = &hostQueue{host: e.d.Host, index: -1,
+			indexedHeap: indexedHeap[*memEntry]{less: (*memEntry).before, place: entryPlace}}
 		s.hosts[e.d.Host] = q
 	}
 	e.d.Host = q.host // share one copy of the string
@@ -507,88 +513,23 @@ func (s *MemoryStore) fixHost(q *hostQueue) {
 }
 
 // hostQueue is a min-heap of one host's pending entries, by available
-// time. It implements heap.Interface.
+// time, and its place among the hosts.
 type hostQueue struct {
+	indexedHeap[*memEntry]
 	host  string
-	items []*memEntry
 	index int // place in MemoryStore.due, -1 when not there
 }
 
-func (q *hostQueue) Len() int           { return len(q.items) }
-func (q *hostQueue) Less(i, j int) bool { return q.items[i].before(q.items[j]) }
-func (q *hostQueue) Swap(i, j int) {
-	q.items[i], q.items[j] = q.items[j], q.items[i]
-	q.items[i].index = i
-	q.items[j].index = j
-}
-func (q *hostQueue) Push(x any) {
-	e := x.(*memEntry)
-	e.index = len(q.items)
-	q.items = append(q.items, e)
-}
-func (q *hostQueue) Pop() any {
-	n := len(q.items) - 1
-	e := q.items[n]
-	q.items[n] = nil
-	q.items = q.items[:n]
-	e.index = -1
-	return e
-}
+// entryPlace is the place of an entry in its host's queue or among the
+// finished.
+func entryPlace(e *memEntry) *int { return &e.index }
 
-// hostHeap orders hosts by their earliest pending entry.
-type hostHeap []*hostQueue
-
-func (h hostHeap) Len() int           { return len(h) }
-func (h hostHeap) Less(i, j int) bool { return h[i].items[0].before(h[j].items[0]) }
-func (h hostHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
-}
-func (h *hostHeap) Push(x any) {
-	q := x.(*hostQueue)
-	q.index = len(*h)
-	*h = append(*h, q)
-}
-func (h *hostHeap) Pop() any {
-	old := *h
-	n := len(old) - 1
-	q := old[n]
-	old[n] = nil
-	*h = old[:n]
-	q.index = -1
-	return q
-}
-
-// finishedHeap orders finished entries by FinishedAt, for Purge.
-type finishedHeap []*memEntry
-
-func (h finishedHeap) Len() int { return len(h) }
-func (h finishedHeap) Less(i, j int) bool {
-	a, b := h[i].d.FinishedAt, h[j].d.FinishedAt
-	if !a.Equal(b) {
-		return a.Before(b)
+// finishedBefore orders finished entries by FinishedAt, for Purge.
+func finishedBefore(a, b *memEntry) bool {
+	if !a.d.FinishedAt.Equal(b.d.FinishedAt) {
+		return a.d.FinishedAt.Before(b.d.FinishedAt)
 	}
-	return h[i].seq < h[j].seq
-}
-func (h finishedHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
-}
-func (h *finishedHeap) Push(x any) {
-	e := x.(*memEntry)
-	e.index = len(*h)
-	*h = append(*h, e)
-}
-func (h *finishedHeap) Pop() any {
-	old := *h
-	n := len(old) - 1
-	e := old[n]
-	old[n] = nil
-	*h = old[:n]
-	e.index = -1
-	return e
+	return a.seq < b.seq
 }
 
 // listBefore is List's order: oldest CreatedAt first, ties by ID.
