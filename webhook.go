@@ -229,7 +229,8 @@ func (d *Dispatcher) loop() {
 		// their cap) waits for an attempt to finish, which pokes the loop; a
 		// store that failed is asked again after a poll interval.
 		wait := d.cfg.PollInterval
-		if at, ok := d.nextDue(d.saturatedHosts()); ok && !c.failed {
+		full, _ := d.hostSlots()
+		if at, ok := d.nextDue(full); ok && !c.failed {
 			if due := at.Sub(now); due > 0 {
 				wait = min(wait, due)
 			} else if c.asked > c.started && !lookedAgain {
@@ -357,12 +358,6 @@ func (d *Dispatcher) claimDue(now time.Time) claimed {
 		}
 	}
 	return c
-}
-
-// saturatedHosts returns the hosts at their cap.
-func (d *Dispatcher) saturatedHosts() []string {
-	skip, _ := d.hostSlots()
-	return skip
 }
 
 // hostSlots returns the hosts at their cap, and the free slots of the
